@@ -1,0 +1,295 @@
+// The one ABI source shared by the WASM core and the TypeScript host.
+// Every memory offset, descriptor field, verdict, drop reason, counter index and
+// IPVS flag value that both sides must agree on is defined here, once.
+// `_tools/gen_abi.ts` turns this file into `host/engine/abi.gen.ts`; a test fails
+// when that generated file is stale. Grammar kept deliberately simple for the
+// generator: one `export const NAME: type = expr;` per line, where expr uses
+// integer literals, names defined above, + - * << | and parentheses.
+
+// ---- Frame slots -------------------------------------------------------------
+// Frames live in fixed slots. A received frame starts HEADROOM bytes into its
+// slot, so TUN encapsulation can prepend an outer header in place (no copy).
+export const SLOT_SIZE: u32 = 2048;
+export const HEADROOM: u32 = 128;
+export const MAX_FRAME: u32 = SLOT_SIZE - HEADROOM;
+
+// ---- RX descriptor (host -> engine), 16 bytes --------------------------------
+//  0       4     6      8       12       13       14
+//  +-------+-----+------+-------+--------+--------+------+
+//  | slot  | len | port | mark  | verdict| reason | pad  |
+//  +-------+-----+------+-------+--------+--------+------+
+// verdict and reason are written back by the engine.
+export const RXD_SIZE: u32 = 16;
+export const RXD_SLOT: u32 = 0;
+export const RXD_LEN: u32 = 4;
+export const RXD_PORT: u32 = 6;
+export const RXD_MARK: u32 = 8;
+export const RXD_VERDICT: u32 = 12;
+export const RXD_REASON: u32 = 13;
+
+// ---- TX descriptor (engine -> host), 16 bytes --------------------------------
+//  0       4     6     8      10    12
+//  +-------+-----+-----+------+-----+--------+
+//  | slot  | off | len | port | pad | rx idx |
+//  +-------+-----+-----+------+-----+--------+
+// off is the frame start inside the slot (HEADROOM, or less after encapsulation);
+// rx idx names the RX descriptor of this batch that produced the frame.
+export const TXD_SIZE: u32 = 16;
+export const TXD_SLOT: u32 = 0;
+export const TXD_OFF: u32 = 4;
+export const TXD_LEN: u32 = 6;
+export const TXD_PORT: u32 = 8;
+export const TXD_RX: u32 = 12;
+
+// ---- Layout table ------------------------------------------------------------
+// The engine carves its memory at init and publishes the regions the host uses
+// as a table of u32 words (byte offsets into memory), indexed by these names.
+export const L_RX_DESC: u32 = 0;
+export const L_TX_DESC: u32 = 1;
+export const L_BATCH: u32 = 2;
+export const L_TX_CAP: u32 = 3;
+export const L_SLOTS: u32 = 4;
+export const L_SLOT_COUNT: u32 = 5;
+export const L_CTL: u32 = 6;
+export const L_COUNTERS: u32 = 7;
+export const L_CONNS: u32 = 8;
+export const L_MAX_CONNS: u32 = 9;
+export const L_CONN6: u32 = 10;
+export const L_MAX_CONNS6: u32 = 11;
+export const L_BUCKETS: u32 = 12;
+export const L_BUCKET_COUNT: u32 = 13;
+export const L_SVCS: u32 = 14;
+export const L_MAX_SVCS: u32 = 15;
+export const L_DESTS: u32 = 16;
+export const L_MAX_DESTS: u32 = 17;
+export const L_SVC_STATS: u32 = 18;
+export const L_DEST_STATS: u32 = 19;
+export const L_END: u32 = 20;
+// WASM only: where destListInto() writes dest indices (u32 each, maxDests words).
+export const L_SCRATCH: u32 = 21;
+export const L_WORDS: u32 = 24;
+
+// ---- Verdicts (per RX frame) -------------------------------------------------
+export const V_NONE: u32 = 0;
+export const V_TX: u32 = 1;
+export const V_DROP: u32 = 2;
+export const V_PASS: u32 = 3;
+
+// ---- Reasons (u8, written with the verdict; each has a counter) --------------
+// Drops: the frame is malformed or cannot be forwarded.
+export const R_NONE: u32 = 0;
+export const R_BAD_DESC: u32 = 1;
+export const R_TRUNC_L2: u32 = 2;
+export const R_TRUNC_L3: u32 = 3;
+export const R_BAD_IP_VERSION: u32 = 4;
+export const R_BAD_IHL: u32 = 5;
+export const R_BAD_TOTLEN: u32 = 6;
+export const R_BAD_IP_CSUM: u32 = 7;
+export const R_IP6_EXT_CHAIN: u32 = 8;
+export const R_TRUNC_L4: u32 = 9;
+export const R_BAD_TCP_DOFF: u32 = 10;
+export const R_BAD_UDP_LEN: u32 = 11;
+export const R_FRAGMENT: u32 = 12;
+export const R_TTL_EXCEEDED: u32 = 13;
+export const R_NO_DEST: u32 = 14;
+export const R_DEST_UNAVAILABLE: u32 = 15;
+export const R_CONN_FULL: u32 = 16;
+export const R_NO_NEIGH: u32 = 17;
+export const R_MTU_EXCEEDED: u32 = 18;
+export const R_NO_TUN_SRC: u32 = 19;
+// Passes: not ours to balance; the host decides (local stack, ARP, ...).
+export const R_NOT_IP: u32 = 20;
+export const R_NOT_VIP: u32 = 21;
+export const R_TCP_NO_SYN: u32 = 22;
+export const R_NOT_L4: u32 = 23;
+export const R_COUNT: u32 = 24;
+
+// ---- Global counters (u64 each, at L_COUNTERS) -------------------------------
+export const C_RX: u32 = 0;
+export const C_TX: u32 = 1;
+export const C_DROP: u32 = 2;
+export const C_PASS: u32 = 3;
+export const C_CONN_NEW: u32 = 4;
+export const C_CONN_EXPIRED: u32 = 5;
+export const C_CONN_REUSED: u32 = 6;
+export const C_CONNS: u32 = 7;
+export const C_CONNS6: u32 = 8;
+export const C_IN_PKTS: u32 = 9;
+export const C_OUT_PKTS: u32 = 10;
+export const C_IN_BYTES: u32 = 11;
+export const C_OUT_BYTES: u32 = 12;
+export const C_REASON_BASE: u32 = 16;
+export const C_COUNT: u32 = C_REASON_BASE + R_COUNT;
+
+// ---- Per-service and per-dest stats (u64 each, STATS_WORDS per object) ------
+export const S_CONNS: u32 = 0;
+export const S_IN_PKTS: u32 = 1;
+export const S_OUT_PKTS: u32 = 2;
+export const S_IN_BYTES: u32 = 3;
+export const S_OUT_BYTES: u32 = 4;
+export const STATS_WORDS: u32 = 5;
+
+// ---- IPVS connection flags (include/uapi/linux/ip_vs.h) ----------------------
+export const IP_VS_CONN_F_FWD_MASK: u32 = 0x0007;
+export const IP_VS_CONN_F_MASQ: u32 = 0x0000;
+export const IP_VS_CONN_F_LOCALNODE: u32 = 0x0001;
+export const IP_VS_CONN_F_TUNNEL: u32 = 0x0002;
+export const IP_VS_CONN_F_DROUTE: u32 = 0x0003;
+export const IP_VS_CONN_F_BYPASS: u32 = 0x0004;
+export const IP_VS_CONN_F_SYNC: u32 = 0x0020;
+export const IP_VS_CONN_F_HASHED: u32 = 0x0040;
+export const IP_VS_CONN_F_NOOUTPUT: u32 = 0x0080;
+export const IP_VS_CONN_F_INACTIVE: u32 = 0x0100;
+export const IP_VS_CONN_F_OUT_SEQ: u32 = 0x0200;
+export const IP_VS_CONN_F_IN_SEQ: u32 = 0x0400;
+export const IP_VS_CONN_F_NO_CPORT: u32 = 0x0800;
+export const IP_VS_CONN_F_TEMPLATE: u32 = 0x1000;
+export const IP_VS_CONN_F_ONE_PACKET: u32 = 0x2000;
+
+// ---- IPVS service flags ------------------------------------------------------
+export const IP_VS_SVC_F_PERSISTENT: u32 = 0x0001;
+export const IP_VS_SVC_F_HASHED: u32 = 0x0002;
+export const IP_VS_SVC_F_ONEPACKET: u32 = 0x0004;
+export const IP_VS_SVC_F_SCHED1: u32 = 0x0008;
+export const IP_VS_SVC_F_SCHED2: u32 = 0x0010;
+export const IP_VS_SVC_F_SCHED3: u32 = 0x0020;
+
+// ---- IPVS dest flags ---------------------------------------------------------
+export const IP_VS_DEST_F_AVAILABLE: u32 = 0x0001;
+export const IP_VS_DEST_F_OVERLOAD: u32 = 0x0002;
+
+// ---- Tunnel types (per dest) -------------------------------------------------
+export const IP_VS_CONN_F_TUNNEL_TYPE_IPIP: u32 = 0;
+export const IP_VS_CONN_F_TUNNEL_TYPE_GUE: u32 = 1;
+export const IP_VS_CONN_F_TUNNEL_TYPE_GRE: u32 = 2;
+
+// ---- Address families and protocols ------------------------------------------
+export const AF_INET: u32 = 2;
+export const AF_INET6: u32 = 10;
+export const IPPROTO_IP: u32 = 0;
+export const IPPROTO_ICMP: u32 = 1;
+export const IPPROTO_IPIP: u32 = 4;
+export const IPPROTO_TCP: u32 = 6;
+export const IPPROTO_UDP: u32 = 17;
+export const IPPROTO_IPV6: u32 = 41;
+export const IPPROTO_GRE: u32 = 47;
+export const IPPROTO_ESP: u32 = 50;
+export const IPPROTO_AH: u32 = 51;
+export const IPPROTO_ICMPV6: u32 = 58;
+export const IPPROTO_SCTP: u32 = 132;
+
+// ---- TCP states (ip_vs_proto_tcp.c numbering; names in STATE_NAMES) ----------
+export const TCP_S_NONE: u32 = 0;
+export const TCP_S_ESTABLISHED: u32 = 1;
+export const TCP_S_SYN_SENT: u32 = 2;
+export const TCP_S_SYN_RECV: u32 = 3;
+export const TCP_S_FIN_WAIT: u32 = 4;
+export const TCP_S_TIME_WAIT: u32 = 5;
+export const TCP_S_CLOSE: u32 = 6;
+export const TCP_S_CLOSE_WAIT: u32 = 7;
+export const TCP_S_LAST_ACK: u32 = 8;
+export const TCP_S_LISTEN: u32 = 9;
+export const TCP_S_SYNACK: u32 = 10;
+export const TCP_S_COUNT: u32 = 11;
+export const UDP_S_NORMAL: u32 = 0;
+
+// ---- Timeout slots (seconds, settable; index into the engine's timeout table) -
+export const T_TCP_BASE: u32 = 0;
+export const T_UDP: u32 = TCP_S_COUNT;
+export const T_NEW: u32 = TCP_S_COUNT + 1;
+export const T_COUNT: u32 = TCP_S_COUNT + 2;
+
+// ---- Schedulers (registry ids) -----------------------------------------------
+export const SCHED_RR: u32 = 0;
+export const SCHED_WRR: u32 = 1;
+export const SCHED_WLC: u32 = 2;
+export const SCHED_COUNT: u32 = 3;
+export const NO_DEST: u32 = 0xffffffff;
+
+// ---- Sysctls (index into the engine's sysctl table) --------------------------
+export const SYS_CONN_REUSE_MODE: u32 = 0;
+export const SYS_EXPIRE_NODEST_CONN: u32 = 1;
+export const SYS_SLOPPY_TCP: u32 = 2;
+export const SYS_PMTU_DISC: u32 = 3;
+export const SYS_COUNT: u32 = 8;
+
+// ---- Errno values returned (negated) by control operations -------------------
+export const ENOENT: u32 = 2;
+export const ESRCH: u32 = 3;
+export const ENOMEM: u32 = 12;
+export const EBUSY: u32 = 16;
+export const EEXIST: u32 = 17;
+export const EINVAL: u32 = 22;
+export const ERANGE: u32 = 34;
+
+// ---- Control mailbox (at L_CTL): the host writes a record, then calls an op --
+// Service record.
+export const CTL_AF: u32 = 0;
+export const CTL_PROTO: u32 = 1;
+export const CTL_SCHED: u32 = 2;
+export const CTL_FWD: u32 = 3;
+export const CTL_PORT: u32 = 4;
+export const CTL_FLAGS: u32 = 8;
+export const CTL_FWMARK: u32 = 12;
+export const CTL_TIMEOUT: u32 = 16;
+export const CTL_NETMASK: u32 = 20;
+export const CTL_WEIGHT: u32 = 24;
+export const CTL_UTHRESH: u32 = 28;
+export const CTL_LTHRESH: u32 = 32;
+export const CTL_TUN_TYPE: u32 = 36;
+export const CTL_TUN_PORT: u32 = 38;
+export const CTL_TUN_FLAGS: u32 = 40;
+// setPort: MTU (u32), and which tunnel source addresses CTL_FLAGS says are present.
+export const CTL_MTU: u32 = 44;
+export const CTL_ADDR: u32 = 48;
+export const CTL_MAC: u32 = 64;
+export const CTL_ADDR2: u32 = 80;
+export const CTL_SIZE: u32 = 128;
+// Field widths: AF, PROTO, SCHED, FWD, TUN_TYPE are u8; PORT and TUN_PORT are u16 in
+// network byte order (as on the wire); TUN_FLAGS is u16; the rest are u32 little-endian
+// (WEIGHT signed). Addresses are network order, IPv4 in the first 4 bytes.
+// setPort: MAC at CTL_MAC, MTU at CTL_MTU, IPv4 source at CTL_ADDR, IPv6 source at
+// CTL_ADDR2, presence bits PORT_F_* in CTL_FLAGS.
+// setNeigh: address at CTL_ADDR (ignored for a default route), MAC at CTL_MAC.
+export const PORT_F_ADDR4: u32 = 1;
+export const PORT_F_ADDR6: u32 = 2;
+
+// ---- Ports and neighbours -----------------------------------------------------
+// Director ports (interfaces) are numbered [0, PORT_MAX); each has a MAC, an MTU
+// (PORT_MTU_DEFAULT until set) and optional tunnel source addresses. The neighbour
+// table maps (af, addr) to (MAC, port) and holds at most NEIGH_MAX entries, plus one
+// default route per family.
+export const PORT_MAX: u32 = 16;
+export const PORT_MTU_DEFAULT: u32 = 1500;
+export const NEIGH_MAX: u32 = 4096;
+
+// ---- Connection entry (64 bytes, one cache line; at L_CONNS) ------------------
+// For IPv6 entries the three address words hold each address's last 32 bits
+// (a cheap first compare) and CN_EXT indexes the 48-byte IPv6 address block.
+//  0 caddr  4 vaddr  8 daddr  12 cport 14 vport 16 dport 18 proto 19 state
+// 20 flags 24 dest 28 expires(ms) 32 timeout(ms) 36 link-in 40 link-out
+// 44 control 48 in-pkts 52 n-control 54 af 55 used 56 ext 60 svc
+export const CONN_SIZE: u32 = 64;
+export const CN_CADDR: u32 = 0;
+export const CN_VADDR: u32 = 4;
+export const CN_DADDR: u32 = 8;
+export const CN_CPORT: u32 = 12;
+export const CN_VPORT: u32 = 14;
+export const CN_DPORT: u32 = 16;
+export const CN_PROTO: u32 = 18;
+export const CN_STATE: u32 = 19;
+export const CN_FLAGS: u32 = 20;
+export const CN_DEST: u32 = 24;
+export const CN_EXPIRES: u32 = 28;
+export const CN_TIMEOUT: u32 = 32;
+export const CN_LINK_IN: u32 = 36;
+export const CN_LINK_OUT: u32 = 40;
+export const CN_CONTROL: u32 = 44;
+export const CN_IN_PKTS: u32 = 48;
+export const CN_N_CONTROL: u32 = 52;
+export const CN_AF: u32 = 54;
+export const CN_USED: u32 = 55;
+export const CN_EXT: u32 = 56;
+export const CN_SVC: u32 = 60;
+// IPv6 address block: caddr, vaddr, daddr, 16 bytes each.
+export const CONN6_SIZE: u32 = 48;

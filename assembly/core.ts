@@ -1,0 +1,374 @@
+// The per-frame pipeline (ip_vs_core.c), step by step as ARCHITECTURE.md
+// "The per-frame pipeline" numbers it: descriptor, Ethernet, IPv4/IPv6, L4,
+// connection lookup (in, then out), reuse and dest checks, service lookup,
+// schedule and create, per-packet state, transmit. Every frame ends in exactly
+// one outcome: TX, DROP reason or PASS reason, written back to its descriptor
+// and counted. Every read is bounds-checked against the frame length first.
+import {
+  AF_INET,
+  AF_INET6,
+  CN_DEST,
+  CN_EXPIRES,
+  CN_FLAGS,
+  CN_IN_PKTS,
+  CN_N_CONTROL,
+  CN_STATE,
+  CN_SVC,
+  CN_TIMEOUT,
+  C_CONN_REUSED,
+  C_DROP,
+  C_PASS,
+  C_REASON_BASE,
+  C_RX,
+  C_TX,
+  HEADROOM,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IP_VS_CONN_F_NOOUTPUT,
+  IP_VS_DEST_F_AVAILABLE,
+  MAX_FRAME,
+  NO_DEST,
+  RXD_LEN,
+  RXD_MARK,
+  RXD_REASON,
+  RXD_SIZE,
+  RXD_SLOT,
+  RXD_VERDICT,
+  R_BAD_DESC,
+  R_BAD_IHL,
+  R_BAD_IP_CSUM,
+  R_BAD_IP_VERSION,
+  R_BAD_TCP_DOFF,
+  R_BAD_TOTLEN,
+  R_BAD_UDP_LEN,
+  R_CONN_FULL,
+  R_DEST_UNAVAILABLE,
+  R_FRAGMENT,
+  R_IP6_EXT_CHAIN,
+  R_NOT_IP,
+  R_NOT_L4,
+  R_NOT_VIP,
+  R_NO_DEST,
+  R_TCP_NO_SYN,
+  R_TRUNC_L2,
+  R_TRUNC_L3,
+  R_TRUNC_L4,
+  SLOT_SIZE,
+  SYS_CONN_REUSE_MODE,
+  SYS_EXPIRE_NODEST_CONN,
+  SYS_SLOPPY_TCP,
+  TCP_S_CLOSE,
+  TCP_S_FIN_WAIT,
+  TCP_S_TIME_WAIT,
+  V_DROP,
+  V_PASS,
+  V_TX,
+} from "./abi";
+import {
+  NIL,
+  connAt,
+  connCreate,
+  connExpireAll,
+  connExpired,
+  connFree,
+  connInGet,
+  connOutGet,
+} from "./conn";
+import { sysctl } from "./ctl";
+import { DS_FLAGS, destAt } from "./dest";
+import { udpStateTransition } from "./proto/udp";
+import { tcpStateTransition } from "./proto/tcp";
+import { schedule } from "./sched/registry";
+import { svcFind, svcFindFwmark } from "./service";
+import { Eng, Mem, Pkt } from "./state";
+import { count, statsPacket } from "./stats";
+import { outcome, xmit } from "./xmit";
+import { csumVerifies } from "./wire/checksum";
+import {
+  ETH_HEADER_LEN,
+  ETH_P_8021Q_WIRE,
+  ETH_P_IPV6_WIRE,
+  ETH_P_IP_WIRE,
+  ETH_TYPE,
+  VLAN_HEADER_LEN,
+  VLAN_TYPE,
+  etherType,
+} from "./wire/ethernet";
+import {
+  IP4_DST,
+  IP4_HEADER_LEN,
+  IP4_SRC,
+  ip4HeaderLen,
+  ip4IsFragment,
+  ip4Protocol,
+  ip4TotalLen,
+  ip4Version,
+} from "./wire/ipv4";
+import {
+  IP6_DST,
+  IP6_EXT_MAX,
+  IP6_EXT_MIN_LEN,
+  IP6_HEADER_LEN,
+  IP6_NEXT,
+  IP6_SRC,
+  NEXTHDR_FRAGMENT,
+  ip6ExtLen,
+  ip6IsSkippableExt,
+  ip6PayloadLen,
+  ip6Version,
+} from "./wire/ipv6";
+import {
+  TCP_ACK,
+  TCP_DPORT,
+  TCP_HEADER_LEN,
+  TCP_RST,
+  TCP_SPORT,
+  TCP_SYN,
+  tcpFlags,
+  tcpHeaderLen,
+} from "./wire/tcp";
+import { UDP_HEADER_LEN, udpLength } from "./wire/udp";
+
+/** Outcome meaning "parsed, carry on" (never written to a descriptor). */
+const CONTINUE: u32 = 0;
+
+@inline function drop(reason: u32): u32 {
+  return outcome(V_DROP, reason);
+}
+
+@inline function pass(reason: u32): u32 {
+  return outcome(V_PASS, reason);
+}
+
+/** Milliseconds of a microsecond clock, wrapped to u32 (as JS `>>> 0` does). */
+@inline function toMs(now: f64): u32 {
+  return <u32><i64>Math.floor(now / 1000);
+}
+
+// ---- Steps 2-5: parse ------------------------------------------------------------
+
+/** Step 3: IPv4 header at offset `l3` of a frame of `len` bytes. */
+function parseIp4(f: usize, len: u32, l3: u32): u32 {
+  const ip = f + l3;
+  const l3len = len - l3;
+  if (l3len < IP4_HEADER_LEN) return drop(R_TRUNC_L3);
+  if (ip4Version(ip) != 4) return drop(R_BAD_IP_VERSION);
+  const ihl = ip4HeaderLen(ip);
+  if (ihl < IP4_HEADER_LEN || ihl > l3len) return drop(R_BAD_IHL);
+  const totlen = ip4TotalLen(ip);
+  if (totlen < ihl || totlen > l3len) return drop(R_BAD_TOTLEN);
+  if (!csumVerifies(ip, ihl)) return drop(R_BAD_IP_CSUM);
+  if (ip4IsFragment(ip)) return drop(R_FRAGMENT);
+  Pkt.af = AF_INET;
+  Pkt.proto = ip4Protocol(ip);
+  Pkt.l4 = ip + ihl;
+  Pkt.l4len = totlen - ihl;
+  Pkt.iplen = totlen;
+  Pkt.saddr = ip + IP4_SRC;
+  Pkt.daddr = ip + IP4_DST;
+  return CONTINUE;
+}
+
+/** Step 4: IPv6 header and its extension-header chain. */
+function parseIp6(f: usize, len: u32, l3: u32): u32 {
+  const ip = f + l3;
+  const l3len = len - l3;
+  if (l3len < IP6_HEADER_LEN) return drop(R_TRUNC_L3);
+  if (ip6Version(ip) != 6) return drop(R_BAD_IP_VERSION);
+  const plen = ip6PayloadLen(ip);
+  const end = IP6_HEADER_LEN + plen;
+  if (plen == 0 || end > l3len) return drop(R_BAD_TOTLEN);
+  let nh: u32 = load<u8>(ip, IP6_NEXT);
+  let off = IP6_HEADER_LEN;
+  let n: u32 = 0;
+  while (true) {
+    if (nh == NEXTHDR_FRAGMENT) return drop(R_FRAGMENT);
+    if (!ip6IsSkippableExt(nh)) break;
+    n++;
+    // Each header must fit inside the payload: its minimum 8 bytes, then all of it.
+    if (n > IP6_EXT_MAX || off + IP6_EXT_MIN_LEN > end) return drop(R_IP6_EXT_CHAIN);
+    const hl = ip6ExtLen(ip + off);
+    if (off + hl > end) return drop(R_IP6_EXT_CHAIN);
+    nh = load<u8>(ip + off);
+    off += hl;
+  }
+  Pkt.af = AF_INET6;
+  Pkt.proto = nh;
+  Pkt.l4 = ip + off;
+  Pkt.l4len = end - off;
+  Pkt.iplen = end;
+  Pkt.saddr = ip + IP6_SRC;
+  Pkt.daddr = ip + IP6_DST;
+  return CONTINUE;
+}
+
+/** Steps 2-5 for the frame at `f` of `len` bytes; fills Pkt. */
+function parse(f: usize, len: u32): u32 {
+  if (len < ETH_HEADER_LEN) return drop(R_TRUNC_L2);
+  let type = etherType(f, ETH_TYPE);
+  let l3 = ETH_HEADER_LEN;
+  if (type == ETH_P_8021Q_WIRE) {
+    if (len < VLAN_HEADER_LEN) return drop(R_TRUNC_L2);
+    type = etherType(f, VLAN_TYPE);
+    l3 = VLAN_HEADER_LEN;
+  }
+  let r: u32;
+  if (type == ETH_P_IP_WIRE) r = parseIp4(f, len, l3);
+  else if (type == ETH_P_IPV6_WIRE) r = parseIp6(f, len, l3);
+  else return pass(R_NOT_IP);
+  if (r != CONTINUE) return r;
+  Pkt.frame = f;
+  Pkt.l3 = l3;
+  Pkt.ip = f + l3;
+
+  // Step 5: L4 header. Checksums are not verified (updated incrementally).
+  const l4 = Pkt.l4;
+  const l4len = Pkt.l4len;
+  if (Pkt.proto == IPPROTO_TCP) {
+    if (l4len < TCP_HEADER_LEN) return drop(R_TRUNC_L4);
+    const doff = tcpHeaderLen(l4);
+    if (doff < TCP_HEADER_LEN || doff > l4len) return drop(R_BAD_TCP_DOFF);
+    Pkt.tcpFlags = tcpFlags(l4);
+  } else if (Pkt.proto == IPPROTO_UDP) {
+    if (l4len < UDP_HEADER_LEN) return drop(R_TRUNC_L4);
+    const ulen = udpLength(l4);
+    if (ulen < UDP_HEADER_LEN || ulen > l4len) return drop(R_BAD_UDP_LEN);
+    Pkt.tcpFlags = 0;
+  } else {
+    return pass(R_NOT_L4);
+  }
+  // TCP and UDP both start with the source and destination ports.
+  Pkt.sport = load<u16>(l4, TCP_SPORT);
+  Pkt.dport = load<u16>(l4, TCP_DPORT);
+  return CONTINUE;
+}
+
+// ---- Steps 6-11: connection, service, state ----------------------------------------
+
+/** Looks up a direction's entry; an expired one is freed and counts as not found. */
+@inline function live(slot: u32): u32 {
+  if (slot != NIL && connExpired(connAt(slot))) {
+    connFree(slot);
+    return NIL;
+  }
+  return slot;
+}
+
+/** Step 7: a SYN may reuse a closing entry (conn_reuse_mode, §3.6). */
+function reusable(e: usize): bool {
+  const mode = sysctl(SYS_CONN_REUSE_MODE);
+  if (mode == 0 || Pkt.proto != IPPROTO_TCP) return false;
+  if ((Pkt.tcpFlags & (TCP_SYN | TCP_ACK)) != TCP_SYN) return false;
+  if (load<u16>(e, CN_N_CONTROL) != 0) return false;
+  const state: u32 = load<u8>(e, CN_STATE);
+  if (state == TCP_S_TIME_WAIT || state == TCP_S_CLOSE) return true;
+  return (mode & 2) != 0 && state == TCP_S_FIN_WAIT &&
+    (load<u32>(e, CN_FLAGS) & IP_VS_CONN_F_NOOUTPUT) != 0;
+}
+
+/** Step 11: stats, state, in_pkts and timer for one packet on entry `slot`, then transmit. */
+function onEntry(slot: u32, out: bool): u32 {
+  const e = connAt(slot);
+  const dest = load<u32>(e, CN_DEST);
+  if ((load<u32>(destAt(dest), DS_FLAGS) & IP_VS_DEST_F_AVAILABLE) != 0) {
+    statsPacket(load<u32>(e, CN_SVC), dest, out, Pkt.iplen);
+  }
+  if (Pkt.proto == IPPROTO_TCP) tcpStateTransition(e, out, Pkt.tcpFlags);
+  else udpStateTransition(e);
+  if (!out) {
+    const n = load<u32>(e, CN_IN_PKTS);
+    if (n != 0xffffffff) store<u32>(e, n + 1, CN_IN_PKTS);
+  }
+  store<u32>(e, Eng.nowMs + load<u32>(e, CN_TIMEOUT), CN_EXPIRES);
+  return xmit(e, out);
+}
+
+/** Steps 6-12 for a parsed packet with RX mark `mark`. */
+function balance(mark: u32): u32 {
+  const af = Pkt.af;
+  const proto = Pkt.proto;
+  // Step 6: in, then out (NAT replies).
+  let slot = live(connInGet(af, proto, Pkt.saddr, Pkt.sport, Pkt.daddr, Pkt.dport));
+  if (slot == NIL) {
+    const o = live(connOutGet(af, proto, Pkt.saddr, Pkt.sport, Pkt.daddr, Pkt.dport));
+    if (o != NIL) return onEntry(o, true); // step 8
+  } else {
+    // Step 7.
+    const e = connAt(slot);
+    if (reusable(e)) {
+      connFree(slot);
+      count(C_CONN_REUSED);
+      slot = NIL;
+    } else if ((load<u32>(destAt(load<u32>(e, CN_DEST)), DS_FLAGS) & IP_VS_DEST_F_AVAILABLE) == 0) {
+      if (sysctl(SYS_EXPIRE_NODEST_CONN) == 0) return drop(R_DEST_UNAVAILABLE);
+      connFree(slot);
+      slot = NIL;
+    }
+  }
+  if (slot == NIL) {
+    // Step 9: service lookup (fwmark table when marked, else exact).
+    const svc = mark != 0 ? svcFindFwmark(af, mark) : svcFind(af, proto, Pkt.daddr, Pkt.dport);
+    if (svc == NIL) return pass(R_NOT_VIP);
+    if (proto == IPPROTO_TCP) {
+      // RST never creates an entry; without SYN only when sloppy_tcp is set.
+      const f = Pkt.tcpFlags;
+      if ((f & TCP_RST) != 0 || ((f & TCP_SYN) == 0 && sysctl(SYS_SLOPPY_TCP) == 0)) {
+        return pass(R_TCP_NO_SYN);
+      }
+    }
+    // Step 10.
+    const dest = schedule(svc);
+    if (dest == NO_DEST) return drop(R_NO_DEST);
+    slot = connCreate(svc, dest);
+    if (slot == NIL) return drop(R_CONN_FULL);
+  }
+  return onEntry(slot, false);
+}
+
+/** Steps 1-12 for RX descriptor `i`. */
+function frame(i: u32, d: usize): u32 {
+  const slot = load<u32>(d, RXD_SLOT);
+  const len: u32 = load<u16>(d, RXD_LEN);
+  if (slot >= Mem.batch || len > MAX_FRAME) return drop(R_BAD_DESC);
+  const f = Mem.slots + <usize>slot * SLOT_SIZE + HEADROOM;
+  Pkt.rx = i;
+  Pkt.slot = slot;
+  const r = parse(f, len);
+  if (r != CONTINUE) return r;
+  return balance(load<u32>(d, RXD_MARK));
+}
+
+// ---- Exports -----------------------------------------------------------------------
+
+/**
+ * Processes RX descriptors [0, n) (n is capped at the batch size) with the clock
+ * at `now` microseconds; returns the number of TX descriptors written.
+ */
+export function processBatch(n: u32, now: f64): u32 {
+  Eng.nowMs = toMs(now);
+  Eng.nTx = 0;
+  if (n > Mem.batch) n = Mem.batch;
+  for (let i: u32 = 0; i < n; i++) {
+    const d = Mem.rxDesc + <usize>i * RXD_SIZE;
+    count(C_RX);
+    const r = frame(i, d);
+    const verdict = r >> 8;
+    const reason = r & 0xff;
+    store<u8>(d, <u8>verdict, RXD_VERDICT);
+    store<u8>(d, <u8>reason, RXD_REASON);
+    if (verdict == V_TX) {
+      count(C_TX);
+    } else {
+      count(verdict == V_DROP ? C_DROP : C_PASS);
+      count(C_REASON_BASE + reason);
+    }
+  }
+  return Eng.nTx;
+}
+
+/** Frees idle connections (slot order) at `now` microseconds; returns how many. */
+export function expire(now: f64): u32 {
+  if (!Mem.ready) return 0;
+  Eng.nowMs = toMs(now);
+  return connExpireAll();
+}

@@ -1,0 +1,64 @@
+// Engine-wide settings (ip_vs_ctl.c): the sysctls the data path reads and the
+// protocol timeouts. Timeouts are kept in seconds, indexed by T_* slot; an
+// entry stores its current timeout in milliseconds.
+import {
+  SYS_CONN_REUSE_MODE,
+  SYS_COUNT,
+  SYS_PMTU_DISC,
+  TCP_S_COUNT,
+  TCP_S_ESTABLISHED,
+  TCP_S_FIN_WAIT,
+  T_COUNT,
+  T_NEW,
+  T_TCP_BASE,
+  T_UDP,
+} from "./abi";
+import { TCP_TIMEOUTS } from "./proto/tcp";
+import { UDP_TIMEOUT } from "./proto/udp";
+import { Mem } from "./state";
+
+/** Timeout of a new entry until its first state transition (IPVS: 3 s). */
+const NEW_TIMEOUT: u32 = 3;
+/** Largest settable timeout, s: its value in ms stays within the wrap-safe i32 compare. */
+const MAX_TIMEOUT: u32 = 2147483;
+
+@inline export function sysctl(index: u32): u32 {
+  return load<u32>(Mem.sysctls + (<usize>index << 2));
+}
+
+@inline function timeoutAt(slot: u32): usize {
+  return Mem.timeouts + (<usize>slot << 2);
+}
+
+/** Defaults: spec §3.1 timeouts; conn_reuse_mode 1, pmtu_disc 1, the rest 0 (§9). */
+export function ctlReset(): void {
+  for (let s: u32 = 0; s < TCP_S_COUNT; s++) {
+    store<u32>(timeoutAt(T_TCP_BASE + s), load<u32>(TCP_TIMEOUTS + (<usize>s << 2)));
+  }
+  store<u32>(timeoutAt(T_UDP), UDP_TIMEOUT);
+  store<u32>(timeoutAt(T_NEW), NEW_TIMEOUT);
+  memory.fill(Mem.sysctls, 0, <usize>SYS_COUNT << 2);
+  store<u32>(Mem.sysctls + (<usize>SYS_CONN_REUSE_MODE << 2), 1);
+  store<u32>(Mem.sysctls + (<usize>SYS_PMTU_DISC << 2), 1);
+}
+
+/** Sets sysctl `index` (SYS_*); out-of-range indices are ignored. */
+export function setSysctl(index: u32, value: u32): void {
+  if (Mem.ready && index < SYS_COUNT) store<u32>(Mem.sysctls + (<usize>index << 2), value);
+}
+
+/**
+ * `ipvsadm --set tcp tcpfin udp`, seconds; 0 leaves a value unchanged and larger
+ * values are clamped to MAX_TIMEOUT.
+ */
+export function setTimeouts(tcp: u32, tcpfin: u32, udp: u32): void {
+  if (!Mem.ready) return;
+  if (tcp != 0) store<u32>(timeoutAt(T_TCP_BASE + TCP_S_ESTABLISHED), min(tcp, MAX_TIMEOUT));
+  if (tcpfin != 0) store<u32>(timeoutAt(T_TCP_BASE + TCP_S_FIN_WAIT), min(tcpfin, MAX_TIMEOUT));
+  if (udp != 0) store<u32>(timeoutAt(T_UDP), min(udp, MAX_TIMEOUT));
+}
+
+/** Timeout of T_* slot `slot` in seconds (0 for an unknown slot). */
+export function getTimeout(slot: u32): u32 {
+  return Mem.ready && slot < T_COUNT ? load<u32>(timeoutAt(slot)) : 0;
+}

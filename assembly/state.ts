@@ -1,0 +1,93 @@
+// The one root of mutable engine state (house style G11): every module-level
+// mutable value of the engine lives here, as static fields (WebAssembly globals).
+// Bulk state (conns, services, dests, counters, ...) lives in linear memory in the
+// regions layout.ts carves at init; this file only holds their base addresses,
+// the sizes fixed at init, the free-stack tops and the per-frame parse results.
+// Time and randomness are inputs: `now` comes with every call, the seed with init.
+
+/** Region bases (byte offsets into linear memory) and sizes, fixed by init(). */
+export class Mem {
+  static ready: bool = false;
+  static layout: usize = 0;
+  static ctl: usize = 0;
+  static scratch: usize = 0;
+  static counters: usize = 0;
+  static rxDesc: usize = 0;
+  static txDesc: usize = 0;
+  static slots: usize = 0;
+  static batch: u32 = 0;
+  static txCap: u32 = 0;
+
+  static conns: usize = 0;
+  static maxConns: u32 = 0;
+  static conn6: usize = 0;
+  static maxConns6: u32 = 0;
+  static connFree: usize = 0;
+  static conn6Free: usize = 0;
+  static buckets: usize = 0;
+  static bucketMask: u32 = 0;
+
+  static svcs: usize = 0;
+  static maxSvcs: u32 = 0;
+  static svcFree: usize = 0;
+  static svcBuckets: usize = 0;
+  static svcBucketMask: u32 = 0;
+  static dests: usize = 0;
+  static maxDests: u32 = 0;
+  static destFree: usize = 0;
+  static svcStats: usize = 0;
+  static destStats: usize = 0;
+
+  static ports: usize = 0;
+  static neigh: usize = 0;
+  static neighMask: u32 = 0;
+  static timeouts: usize = 0;
+  static sysctls: usize = 0;
+}
+
+/** Engine-wide scalars that change at run time. */
+export class Eng {
+  static seed: u32 = 0;
+  /** Clock of the current call, milliseconds (u32, wraps). */
+  static nowMs: u32 = 0;
+  /** Next IPv4 ID of an outer (tunnel) header; u16, wraps. */
+  static ipId: u32 = 0;
+  /** Free-stack tops: the number of free entries on each LIFO stack. */
+  static connTop: u32 = 0;
+  static conn6Top: u32 = 0;
+  static svcTop: u32 = 0;
+  static destTop: u32 = 0;
+  static neighCount: u32 = 0;
+  /** TX descriptors written in the current batch. */
+  static nTx: u32 = 0;
+}
+
+/**
+ * The frame being processed, as the parser leaves it. Offsets are absolute
+ * addresses into linear memory; ports and addresses stay in wire order.
+ */
+export class Pkt {
+  /** RX descriptor index and slot. */
+  static rx: u32 = 0;
+  static slot: u32 = 0;
+  /** Start of the frame (the Ethernet header). */
+  static frame: usize = 0;
+  /** Offset of the IP header from `frame` (14, or 18 with a VLAN tag). */
+  static l3: u32 = 0;
+  /** Absolute addresses of the IP and L4 headers. */
+  static ip: usize = 0;
+  static l4: usize = 0;
+  static af: u32 = 0;
+  static proto: u32 = 0;
+  /** IP total length (IPv4 totlen, IPv6 40 + payload length). */
+  static iplen: u32 = 0;
+  static l4len: u32 = 0;
+  /** Absolute addresses of the source and destination IP addresses. */
+  static saddr: usize = 0;
+  static daddr: usize = 0;
+  /** Ports as loaded from the wire (network byte order in a u16). */
+  static sport: u32 = 0;
+  static dport: u32 = 0;
+  /** TCP flags byte (0 for UDP). */
+  static tcpFlags: u32 = 0;
+}

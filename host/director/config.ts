@@ -1,0 +1,239 @@
+// The director's configuration file (JSON) and its translation into engine
+// specs. Runtime-agnostic. A stop-gap until the control plane (host/ctl, wvsadm)
+// drives a running daemon: services and dests use ipvsadm's words (rr/wrr/wlc,
+// masq/route/tunnel = -m/-g/-i, with route the default as in ipvsadm).
+// Everything is validated before anything is applied; errors name the field.
+import {
+  AF_INET,
+  AF_INET6,
+  IP_VS_CONN_F_DROUTE,
+  IP_VS_CONN_F_MASQ,
+  IP_VS_CONN_F_TUNNEL,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  SCHED_RR,
+  SCHED_WLC,
+  SCHED_WRR,
+  SYS_CONN_REUSE_MODE,
+  SYS_EXPIRE_NODEST_CONN,
+  SYS_PMTU_DISC,
+  SYS_SLOPPY_TCP,
+} from "../engine/abi.gen.ts";
+import type { DestSpec, EngineConfig, ServiceSpec } from "../engine/engine.ts";
+import { parseIp, parseMac, parsePrefixed, type Prefixed } from "./inet.ts";
+
+export interface PortConfig {
+  /** Interface name in the director's network namespace. */
+  ifname: string;
+  backend?: "af_packet" | "tap";
+  /**
+   * Addresses the director itself answers ARP/ND for on this port, with their
+   * on-link prefix ("198.18.1.254/24"). They also decide which port reaches
+   * which real server, and are the tunnel source addresses.
+   */
+  addrs?: string[];
+  /** Override of the MAC (default: /sys/class/net/<if>/address; required for TAP). */
+  mac?: string;
+  mtu?: number;
+}
+
+export interface DestConfig {
+  addr: string;
+  /** 0 or absent keeps the client's destination port. */
+  port?: number;
+  fwd?: "masq" | "route" | "tunnel";
+  weight?: number;
+  uThreshold?: number;
+  lThreshold?: number;
+}
+
+export interface ServiceConfig {
+  protocol: "tcp" | "udp";
+  addr: string;
+  port: number;
+  sched?: "rr" | "wrr" | "wlc";
+  dests: DestConfig[];
+}
+
+export interface DirectorConfig {
+  engine?: "wasm" | "ts" | "passthrough";
+  /** Frames per batch (default 64, baselines.md §3c). */
+  batch?: number;
+  maxConns?: number;
+  maxConns6?: number;
+  ports: PortConfig[];
+  services: ServiceConfig[];
+  /** Default routers (one per family at most), resolved like real servers. */
+  gateways?: string[];
+  /** `ipvsadm --set tcp tcpfin udp`, seconds. */
+  timeouts?: { tcp?: number; tcpfin?: number; udp?: number };
+  sysctl?: {
+    conn_reuse_mode?: number;
+    expire_nodest_conn?: number;
+    sloppy_tcp?: number;
+    pmtu_disc?: number;
+  };
+}
+
+/** A port after validation (the MAC may still come from sysfs). */
+export interface PortPlan {
+  ifname: string;
+  backend: "af_packet" | "tap";
+  addrs: Prefixed[];
+  mac: Uint8Array | null;
+  mtu: number | null;
+}
+
+export interface ServicePlan {
+  spec: ServiceSpec;
+  dests: DestSpec[];
+}
+
+export interface DirectorPlan {
+  engine: "wasm" | "ts" | "passthrough";
+  engineConfig: EngineConfig;
+  ports: PortPlan[];
+  services: ServicePlan[];
+  gateways: Uint8Array[];
+  timeouts: [number, number, number] | null;
+  sysctl: [number, number][];
+}
+
+const SCHEDS: Record<string, number> = { rr: SCHED_RR, wrr: SCHED_WRR, wlc: SCHED_WLC };
+const FWDS: Record<string, number> = {
+  masq: IP_VS_CONN_F_MASQ,
+  route: IP_VS_CONN_F_DROUTE,
+  tunnel: IP_VS_CONN_F_TUNNEL,
+};
+const PROTOS: Record<string, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP };
+const SYSCTLS: Record<string, number> = {
+  conn_reuse_mode: SYS_CONN_REUSE_MODE,
+  expire_nodest_conn: SYS_EXPIRE_NODEST_CONN,
+  sloppy_tcp: SYS_SLOPPY_TCP,
+  pmtu_disc: SYS_PMTU_DISC,
+};
+
+function fail(where: string, why: string): never {
+  throw new Error(`Cannot load director config: ${where}: ${why}`);
+}
+
+function port16(v: unknown, where: string): number {
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) {
+    fail(where, `bad port ${v}`);
+  }
+  return v as number;
+}
+
+function ip(text: unknown, where: string): Uint8Array {
+  if (typeof text !== "string") fail(where, "address missing");
+  try {
+    return parseIp(text);
+  } catch (e) {
+    fail(where, (e as Error).message);
+  }
+}
+
+/** Validates a parsed config file and turns it into engine specs. Throws on the first error. */
+export function planDirector(c: DirectorConfig): DirectorPlan {
+  if (!Array.isArray(c.ports) || c.ports.length === 0) fail("ports", "at least one port is needed");
+  if (!Array.isArray(c.services)) fail("services", "must be a list");
+  const engine = c.engine ?? "wasm";
+  if (!["wasm", "ts", "passthrough"].includes(engine)) fail("engine", `unknown engine ${engine}`);
+  const ports = c.ports.map((p, i): PortPlan => {
+    const where = `ports[${i}]`;
+    if (typeof p.ifname !== "string" || p.ifname === "") fail(where, "ifname missing");
+    const backend = p.backend ?? "af_packet";
+    if (backend !== "af_packet" && backend !== "tap") fail(where, `unknown backend ${backend}`);
+    if (backend === "tap" && !p.mac) fail(where, "a TAP port needs its own mac");
+    let addrs: Prefixed[];
+    try {
+      addrs = (p.addrs ?? []).map(parsePrefixed);
+    } catch (e) {
+      fail(where, (e as Error).message);
+    }
+    let mac: Uint8Array | null = null;
+    if (p.mac) {
+      try {
+        mac = parseMac(p.mac);
+      } catch (e) {
+        fail(where, (e as Error).message);
+      }
+    }
+    if (p.mtu !== undefined && (!Number.isInteger(p.mtu) || p.mtu < 68 || p.mtu > 9000)) {
+      fail(where, `bad mtu ${p.mtu}`);
+    }
+    return { ifname: p.ifname, backend, addrs, mac, mtu: p.mtu ?? null };
+  });
+  const names = new Set(ports.map((p) => p.ifname));
+  if (names.size !== ports.length) fail("ports", "an interface is listed twice");
+  const services = c.services.map((s, i): ServicePlan => {
+    const where = `services[${i}]`;
+    const protocol = PROTOS[s.protocol];
+    if (protocol === undefined) fail(where, `unknown protocol ${s.protocol}`);
+    const addr = ip(s.addr, where);
+    const af = addr.length === 4 ? AF_INET : AF_INET6;
+    const sched = SCHEDS[s.sched ?? "wlc"];
+    if (sched === undefined) fail(where, `unknown scheduler ${s.sched}`);
+    if (!Array.isArray(s.dests)) fail(where, "dests must be a list");
+    const spec: ServiceSpec = {
+      af,
+      protocol,
+      addr,
+      port: port16(s.port, where),
+      fwmark: 0,
+      sched,
+      flags: 0,
+      timeout: 0,
+      netmask: af === AF_INET ? 0xffffffff : 128,
+    };
+    const dests = s.dests.map((d, j): DestSpec => {
+      const dw = `${where}.dests[${j}]`;
+      const daddr = ip(d.addr, dw);
+      const fwd = FWDS[d.fwd ?? "route"];
+      if (fwd === undefined) fail(dw, `unknown forwarding method ${d.fwd}`);
+      if (daddr.length !== addr.length && fwd !== IP_VS_CONN_F_TUNNEL) {
+        fail(dw, "address family differs from the service's");
+      }
+      const weight = d.weight ?? 1;
+      if (!Number.isInteger(weight) || weight < 0) fail(dw, `bad weight ${weight}`);
+      return {
+        af: daddr.length === 4 ? AF_INET : AF_INET6,
+        addr: daddr,
+        port: port16(d.port ?? 0, dw),
+        fwd,
+        weight,
+        uThreshold: d.uThreshold ?? 0,
+        lThreshold: d.lThreshold ?? 0,
+        tunType: 0,
+        tunPort: 0,
+        tunFlags: 0,
+      };
+    });
+    return { spec, dests };
+  });
+  const gateways = (c.gateways ?? []).map((g, i) => ip(g, `gateways[${i}]`));
+  const sysctl: [number, number][] = Object.entries(c.sysctl ?? {}).map(([k, v]) => {
+    if (SYSCTLS[k] === undefined) fail("sysctl", `unknown sysctl ${k}`);
+    if (!Number.isInteger(v)) fail("sysctl", `bad value for ${k}`);
+    return [SYSCTLS[k], v as number];
+  });
+  const t = c.timeouts;
+  const batch = c.batch ?? 64;
+  if (!Number.isInteger(batch) || batch < 1 || batch > 1024) fail("batch", `bad batch ${batch}`);
+  return {
+    engine,
+    engineConfig: {
+      maxConns: c.maxConns ?? 65536,
+      maxConns6: c.maxConns6 ?? 16384,
+      maxServices: Math.max(16, services.length),
+      maxDests: Math.max(64, services.reduce((n, s) => n + s.dests.length, 0)),
+      batch,
+      seed: 0, // filled in by the caller from a random source
+    },
+    ports,
+    services,
+    gateways,
+    timeouts: t ? [t.tcp ?? 0, t.tcpfin ?? 0, t.udp ?? 0] : null,
+    sysctl,
+  };
+}

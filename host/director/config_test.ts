@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import {
+  IP_VS_CONN_F_DROUTE,
+  IP_VS_CONN_F_MASQ,
+  IPPROTO_UDP,
+  SCHED_WLC,
+  SCHED_WRR,
+} from "../engine/abi.gen.ts";
+import { type DirectorConfig, planDirector } from "./config.ts";
+import { formatIp } from "./inet.ts";
+
+const BASE: DirectorConfig = {
+  ports: [{ ifname: "eth0", addrs: ["198.18.0.254/24"] }],
+  services: [{
+    protocol: "udp",
+    addr: "198.18.0.100",
+    port: 53,
+    sched: "wrr",
+    dests: [{ addr: "198.18.1.1", port: 5353, fwd: "masq", weight: 3 }, { addr: "198.18.1.2" }],
+  }],
+};
+
+Deno.test("planDirector() turns ipvsadm words into engine specs with ipvsadm's defaults", () => {
+  const p = planDirector(BASE);
+  assert.equal(p.engine, "wasm");
+  assert.equal(p.engineConfig.batch, 64);
+  const s = p.services[0];
+  assert.equal(s.spec.protocol, IPPROTO_UDP);
+  assert.equal(s.spec.sched, SCHED_WRR);
+  assert.equal(formatIp(s.spec.addr), "198.18.0.100");
+  assert.deepEqual(s.dests.map((d) => [d.fwd, d.weight, d.port]), [[IP_VS_CONN_F_MASQ, 3, 5353], [
+    IP_VS_CONN_F_DROUTE,
+    1,
+    0,
+  ]]);
+  assert.equal(
+    planDirector({ ...BASE, services: [{ ...BASE.services[0], sched: undefined }] }).services[0]
+      .spec.sched,
+    SCHED_WLC,
+  );
+});
+
+Deno.test("planDirector() names the field of the first error", async (t) => {
+  const bad: [string, DirectorConfig, RegExp][] = [
+    ["no ports", { ...BASE, ports: [] }, /ports: at least one/],
+    [
+      "a TAP without its own MAC",
+      { ...BASE, ports: [{ ifname: "tap0", backend: "tap" }] },
+      /ports\[0\]: a TAP port needs/,
+    ],
+    [
+      "a bad prefix",
+      { ...BASE, ports: [{ ifname: "eth0", addrs: ["198.18.0.1/40"] }] },
+      /ports\[0\]: .*prefix length/,
+    ],
+    [
+      "an unknown scheduler",
+      { ...BASE, services: [{ ...BASE.services[0], sched: "sh" as "rr" }] },
+      /services\[0\]: unknown scheduler/,
+    ],
+    [
+      "a bad port",
+      { ...BASE, services: [{ ...BASE.services[0], port: 70000 }] },
+      /services\[0\]: bad port/,
+    ],
+    [
+      "a dest of the other family in NAT",
+      { ...BASE, services: [{ ...BASE.services[0], dests: [{ addr: "2001:2::1", fwd: "masq" }] }] },
+      /services\[0\]\.dests\[0\]: address family differs/,
+    ],
+    [
+      "an unknown sysctl",
+      { ...BASE, sysctl: { nope: 1 } as DirectorConfig["sysctl"] },
+      /sysctl: unknown sysctl nope/,
+    ],
+  ];
+  for (const [what, c, re] of bad) {
+    await t.step(what, () => assert.throws(() => planDirector(c), re));
+  }
+});

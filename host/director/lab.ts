@@ -1,0 +1,165 @@
+// A namespace testbed that shows WVS balancing real traffic, in one command.
+//
+//   sudo deno task lab                     # NAT, rr, 9 curls, then tear down
+//   sudo deno task lab --mode dr           # direct routing: replies bypass the director
+//   sudo deno task lab --sched wrr --requests 12 --engine ts
+//   sudo deno task lab --keep              # leave it up; Ctrl-C tears it down
+//
+// It builds network namespaces wvs<pid>-{cl,lb,sw,rs1,rs2,rs3} (addresses from
+// 198.18.0.0/15 only; the root namespace is not touched), starts a web server
+// in each real-server namespace (nginx if installed, else python3 -m
+// http.server) answering with its name, starts the director (main.ts) in `lb`,
+// curls the VIP from `cl` and prints which real server answered, then the
+// director's per-server counters. Everything is deleted on exit, also on error
+// or Ctrl-C. Needs root, iproute2, python3 or nginx, and curl. Deno-specific.
+import { parseArgs } from "node:util";
+import {
+  haveCommand,
+  Netns,
+  netnsUnavailable,
+  reapStaleNamespaces,
+} from "../../tests/e2e/netns.ts";
+import {
+  buildNat,
+  buildSegment,
+  curlMany,
+  PYTHON,
+  startDirector,
+  startHttpServers,
+  stopDirector,
+  type Topology,
+} from "../../tests/e2e/topology.ts";
+import type { DirectorConfig } from "./config.ts";
+
+const NGINX_CONF = (root: string, port: number, pidDir: string) => `
+daemon off; worker_processes 1; pid ${pidDir}/nginx.pid; error_log stderr;
+events { worker_connections 256; }
+http {
+  access_log off; client_body_temp_path ${pidDir}; proxy_temp_path ${pidDir};
+  fastcgi_temp_path ${pidDir}; uwsgi_temp_path ${pidDir}; scgi_temp_path ${pidDir};
+  server { listen ${port}; listen [::]:${port}; root ${root}; }
+}`;
+
+async function startNginx(net: Netns, topo: Topology, port: number): Promise<void> {
+  for (const r of topo.rs) {
+    const dir = await Deno.makeTempDir({ prefix: `wvs-lab-${r.name}-` });
+    await Deno.writeTextFile(`${dir}/index.html`, `${r.name}\n`);
+    await Deno.writeTextFile(`${dir}/nginx.conf`, NGINX_CONF(dir, port, dir));
+    net.spawn(r.name, ["nginx", "-c", `${dir}/nginx.conf`]);
+  }
+  // nginx prints nothing when it is up: wait until every server answers.
+  for (const r of topo.rs) {
+    await net.exec(r.name, [
+      "sh",
+      "-c",
+      `for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:${port}/ && exit 0; sleep 0.1; done; exit 1`,
+    ]);
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      mode: { type: "string", default: "nat" },
+      sched: { type: "string", default: "rr" },
+      requests: { type: "string", default: "9" },
+      engine: { type: "string", default: "wasm" },
+      keep: { type: "boolean", default: false },
+      verbose: { type: "boolean", short: "v", default: false },
+    },
+  });
+  const why = netnsUnavailable() ?? (haveCommand("curl") ? null : "curl is not installed");
+  if (why) {
+    console.error(`wvs lab: cannot run: ${why}`);
+    return 2;
+  }
+  const mode = values.mode === "dr" ? "dr" : "nat";
+  const useNginx = haveCommand("nginx");
+  if (!useNginx && !haveCommand(PYTHON)) {
+    console.error("wvs lab: cannot run: neither nginx nor python3 is installed");
+    return 2;
+  }
+  await reapStaleNamespaces();
+  const net = new Netns("lab");
+  const onSignal = () => {
+    console.log("\nwvs lab: interrupted, tearing down");
+    net.cleanup().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    console.log(`wvs lab: building ${mode.toUpperCase()} testbed in namespaces ${net.prefix}*`);
+    const topo = mode === "dr" ? await buildSegment(net, true) : await buildNat(net, true);
+    const port = mode === "dr" ? 80 : 8080;
+    if (useNginx) await startNginx(net, topo, port);
+    else await startHttpServers(net, topo, port);
+    console.log(
+      `wvs lab: real servers up (${useNginx ? "nginx" : "python3 http.server"}): ` +
+        topo.rs.map((r) => `${r.name} ${r.addr4}:${port}`).join(", "),
+    );
+    const config: DirectorConfig = {
+      engine: values.engine === "ts" ? "ts" : "wasm",
+      ports: topo.ports,
+      services: [{
+        protocol: "tcp",
+        addr: topo.vip4,
+        port: 80,
+        sched: values.sched as "rr" | "wrr" | "wlc",
+        dests: topo.rs.map((r, i) => ({
+          addr: r.addr4,
+          port,
+          fwd: mode === "dr" ? "route" as const : "masq" as const,
+          weight: values.sched === "wrr" ? 3 - i : 1,
+        })),
+      }],
+    };
+    const d = await startDirector(net, config, (l) => {
+      if (values.verbose || l.startsWith("wvs director up") || l.startsWith("wvs director ready")) {
+        console.log(`  ${l}`);
+      }
+    });
+    const n = Number(values.requests);
+    console.log(`wvs lab: ${n} × curl http://${topo.vip4}/ from ${net.ns("cl")}:`);
+    const results = await curlMany(net, "cl", `http://${topo.vip4}/`, n);
+    results.forEach((r, i) => {
+      console.log(
+        `  request ${String(i + 1).padStart(2)} → ${
+          r.exit === 0 ? `${r.body} (HTTP ${r.http})` : `failed (curl exit ${r.exit})`
+        }`,
+      );
+    });
+    if (values.keep) {
+      console.log(
+        `wvs lab: up. Try: sudo ip netns exec ${
+          net.ns("cl")
+        } curl http://${topo.vip4}/  — Ctrl-C to tear down`,
+      );
+      await new Promise(() => {});
+    }
+    const r = await stopDirector(net, d);
+    for (const s of r.stats?.services ?? []) {
+      console.log(
+        `wvs lab: director counters for ${s.vip} (${values.sched}, ${
+          mode === "dr" ? "Route" : "Masq"
+        }):`,
+      );
+      for (const x of s.dests) {
+        console.log(
+          `  -> ${x.addr.padEnd(14)} conns ${String(x.conns).padStart(4)}  inPkts ${
+            String(x.inPkts).padStart(5)
+          }  outPkts ${String(x.outPkts).padStart(5)}`,
+        );
+      }
+    }
+    const failed = results.filter((x) => x.exit !== 0).length;
+    console.log(`wvs lab: ${n - failed}/${n} answered; tearing down`);
+    return failed === 0 && r.code === 0 ? 0 : 1;
+  } finally {
+    await net.cleanup();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());

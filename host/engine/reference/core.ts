@@ -1,0 +1,400 @@
+// The per-frame pipeline of ARCHITECTURE.md, steps 1-12, and the expiry sweep: parse,
+// connection lookup (in, then out), conn reuse, service lookup and scheduling, TCP/UDP
+// state and timeouts, transmit. Mirrors ip_vs_core.c (ip_vs_in / ip_vs_out) and
+// assembly/core.ts. Every frame ends as exactly one of TX, DROP reason or PASS reason.
+// Nothing here allocates or throws. Runtime-agnostic.
+import * as abi from "../abi.gen.ts";
+import * as tcpProto from "./proto/tcp.ts";
+import * as registry from "./sched/registry.ts";
+import type { EngineState, Packet } from "./state.ts";
+import * as stats from "./stats.ts";
+import * as bytesWire from "./wire/bytes.ts";
+import * as checksumWire from "./wire/checksum.ts";
+import * as ethernetWire from "./wire/ethernet.ts";
+import * as ipv4Wire from "./wire/ipv4.ts";
+import * as ipv6Wire from "./wire/ipv6.ts";
+import * as tcpWire from "./wire/tcp.ts";
+import * as udpWire from "./wire/udp.ts";
+import * as xmit from "./xmit.ts";
+
+// Hot-path bindings as module-local consts: see state.ts, "Why local consts".
+const {
+  AF_INET,
+  AF_INET6,
+  C_CONN_NEW,
+  C_CONN_REUSED,
+  C_DROP,
+  C_IN_BYTES,
+  C_IN_PKTS,
+  C_OUT_BYTES,
+  C_OUT_PKTS,
+  C_PASS,
+  C_REASON_BASE,
+  C_RX,
+  C_TX,
+  HEADROOM,
+  IP_VS_CONN_F_INACTIVE,
+  IP_VS_CONN_F_MASQ,
+  IP_VS_CONN_F_NOOUTPUT,
+  IP_VS_DEST_F_AVAILABLE,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  MAX_FRAME,
+  NO_DEST,
+  R_BAD_DESC,
+  R_BAD_IHL,
+  R_BAD_IP_CSUM,
+  R_BAD_IP_VERSION,
+  R_BAD_TCP_DOFF,
+  R_BAD_TOTLEN,
+  R_BAD_UDP_LEN,
+  R_CONN_FULL,
+  R_DEST_UNAVAILABLE,
+  R_FRAGMENT,
+  R_IP6_EXT_CHAIN,
+  R_NO_DEST,
+  R_NONE,
+  R_NOT_IP,
+  R_NOT_L4,
+  R_NOT_VIP,
+  R_TCP_NO_SYN,
+  R_TRUNC_L2,
+  R_TRUNC_L3,
+  R_TRUNC_L4,
+  RXD_LEN,
+  RXD_MARK,
+  RXD_REASON,
+  RXD_SIZE,
+  RXD_SLOT,
+  RXD_VERDICT,
+  S_CONNS,
+  SLOT_SIZE,
+  STATS_WORDS,
+  SYS_CONN_REUSE_MODE,
+  SYS_EXPIRE_NODEST_CONN,
+  SYS_SLOPPY_TCP,
+  T_NEW,
+  T_UDP,
+  TCP_S_CLOSE,
+  TCP_S_FIN_WAIT,
+  TCP_S_TIME_WAIT,
+  V_DROP,
+  V_PASS,
+  V_TX,
+} = abi;
+const { DIR_IN, DIR_IN_ONLY, DIR_OUT, TCP_ACTIVE, tcpNextState } = tcpProto;
+const { SCHEDULERS } = registry;
+const { countPacket } = stats;
+const { load16be } = bytesWire;
+const { fold, sumBytes } = checksumWire;
+const {
+  ETH_HEADER_LEN,
+  ETH_TYPE,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  ETHERTYPE_VLAN,
+  VLAN_HEADER_LEN,
+  VLAN_INNER_TYPE,
+} = ethernetWire;
+const {
+  IPV4_DST,
+  IPV4_FRAG,
+  IPV4_FRAG_OFF_MASK,
+  IPV4_HEADER_LEN,
+  IPV4_MF,
+  IPV4_PROTOCOL,
+  IPV4_SRC,
+  IPV4_TOTAL_LEN,
+} = ipv4Wire;
+const {
+  IPV6_DST,
+  IPV6_EXT_DEST_OPTS,
+  IPV6_EXT_FRAGMENT,
+  IPV6_EXT_HOP_BY_HOP,
+  IPV6_EXT_ROUTING,
+  IPV6_HEADER_LEN,
+  IPV6_MAX_EXT_HEADERS,
+  IPV6_NEXT_HEADER,
+  IPV6_PAYLOAD_LEN,
+  IPV6_SRC,
+} = ipv6Wire;
+const {
+  TCP_ACK_FLAG,
+  TCP_DATA_OFF,
+  TCP_DST_PORT,
+  TCP_FLAGS,
+  TCP_HEADER_LEN,
+  TCP_RST,
+  TCP_SRC_PORT,
+  TCP_SYN,
+} = tcpWire;
+const { UDP_HEADER_LEN, UDP_LENGTH } = udpWire;
+const { transmit } = xmit;
+
+/** IPv4 (step 3). Returns the L4 length, or -reason. */
+function parseIpv4(u8: Uint8Array, dv: DataView, p: Packet, l3len: number): number {
+  const ip = p.ip;
+  if (l3len < IPV4_HEADER_LEN) return -R_TRUNC_L3;
+  const vihl = u8[ip];
+  if (vihl >>> 4 !== 4) return -R_BAD_IP_VERSION;
+  const hl = (vihl & 0x0f) * 4;
+  if (hl < IPV4_HEADER_LEN || hl > l3len) return -R_BAD_IHL;
+  const tot = load16be(u8, ip + IPV4_TOTAL_LEN);
+  if (tot < hl || tot > l3len) return -R_BAD_TOTLEN;
+  if (fold(sumBytes(dv, ip, hl, 0)) !== 0xffff) return -R_BAD_IP_CSUM;
+  if ((load16be(u8, ip + IPV4_FRAG) & (IPV4_MF | IPV4_FRAG_OFF_MASK)) !== 0) return -R_FRAGMENT;
+  p.af = AF_INET;
+  p.proto = u8[ip + IPV4_PROTOCOL];
+  p.iplen = tot;
+  p.th = ip + hl;
+  p.s0 = dv.getUint32(ip + IPV4_SRC, true);
+  p.d0 = dv.getUint32(ip + IPV4_DST, true);
+  p.s1 =
+    p.s2 =
+    p.s3 =
+    p.d1 =
+    p.d2 =
+    p.d3 =
+      0;
+  return tot - hl;
+}
+
+/** IPv6 (step 4), walking hop-by-hop, routing and destination-options headers. */
+function parseIpv6(u8: Uint8Array, dv: DataView, p: Packet, l3len: number): number {
+  const ip = p.ip;
+  if (l3len < IPV6_HEADER_LEN) return -R_TRUNC_L3;
+  if (u8[ip] >>> 4 !== 6) return -R_BAD_IP_VERSION;
+  const plen = load16be(u8, ip + IPV6_PAYLOAD_LEN);
+  const end = IPV6_HEADER_LEN + plen;
+  if (plen === 0 || end > l3len) return -R_BAD_TOTLEN;
+  let nh = u8[ip + IPV6_NEXT_HEADER];
+  let off = IPV6_HEADER_LEN;
+  for (let n = 0;; n++) {
+    if (nh === IPV6_EXT_FRAGMENT) return -R_FRAGMENT;
+    if (nh !== IPV6_EXT_HOP_BY_HOP && nh !== IPV6_EXT_ROUTING && nh !== IPV6_EXT_DEST_OPTS) break;
+    if (n === IPV6_MAX_EXT_HEADERS) return -R_IP6_EXT_CHAIN;
+    if (off + 8 > end) return -R_IP6_EXT_CHAIN;
+    const len = (u8[ip + off + 1] + 1) * 8;
+    if (off + len > end) return -R_IP6_EXT_CHAIN;
+    nh = u8[ip + off];
+    off += len;
+  }
+  p.af = AF_INET6;
+  p.proto = nh;
+  p.iplen = end;
+  p.th = ip + off;
+  p.s0 = dv.getUint32(ip + IPV6_SRC, true);
+  p.s1 = dv.getUint32(ip + IPV6_SRC + 4, true);
+  p.s2 = dv.getUint32(ip + IPV6_SRC + 8, true);
+  p.s3 = dv.getUint32(ip + IPV6_SRC + 12, true);
+  p.d0 = dv.getUint32(ip + IPV6_DST, true);
+  p.d1 = dv.getUint32(ip + IPV6_DST + 4, true);
+  p.d2 = dv.getUint32(ip + IPV6_DST + 8, true);
+  p.d3 = dv.getUint32(ip + IPV6_DST + 12, true);
+  return end - off;
+}
+
+/** Steps 2-5: fills `st.pkt` for the frame at p.base; returns R_NONE or the reason. */
+function parse(st: EngineState, p: Packet, len: number): number {
+  const u8 = st.u8;
+  const dv = st.dv;
+  if (len < ETH_HEADER_LEN) return R_TRUNC_L2;
+  let type = load16be(u8, p.base + ETH_TYPE);
+  let l3 = ETH_HEADER_LEN;
+  if (type === ETHERTYPE_VLAN) {
+    if (len < VLAN_HEADER_LEN) return R_TRUNC_L2;
+    type = load16be(u8, p.base + VLAN_INNER_TYPE);
+    l3 = VLAN_HEADER_LEN;
+  }
+  p.l3 = l3;
+  p.ip = p.base + l3;
+  let l4len;
+  if (type === ETHERTYPE_IPV4) l4len = parseIpv4(u8, dv, p, len - l3);
+  else if (type === ETHERTYPE_IPV6) l4len = parseIpv6(u8, dv, p, len - l3);
+  else return R_NOT_IP;
+  if (l4len < 0) return -l4len;
+
+  const th = p.th;
+  if (p.proto === IPPROTO_TCP) {
+    if (l4len < TCP_HEADER_LEN) return R_TRUNC_L4;
+    const doff = (u8[th + TCP_DATA_OFF] >>> 4) * 4;
+    if (doff < TCP_HEADER_LEN || doff > l4len) return R_BAD_TCP_DOFF;
+    p.tcpFlags = u8[th + TCP_FLAGS];
+  } else if (p.proto === IPPROTO_UDP) {
+    if (l4len < UDP_HEADER_LEN) return R_TRUNC_L4;
+    const ulen = load16be(u8, th + UDP_LENGTH);
+    if (ulen < UDP_HEADER_LEN || ulen > l4len) return R_BAD_UDP_LEN;
+    p.tcpFlags = 0;
+  } else {
+    return R_NOT_L4;
+  }
+  p.sport = dv.getUint16(th + TCP_SRC_PORT, true);
+  p.dport = dv.getUint16(th + TCP_DST_PORT, true);
+  return R_NONE;
+}
+
+/** Step 7: a SYN may reuse an entry whose connection is over (conn_reuse_mode, §3.6). */
+function reusable(st: EngineState, p: Packet, c: number): boolean {
+  const mode = st.sysctl[SYS_CONN_REUSE_MODE];
+  if (mode === 0 || p.proto !== IPPROTO_TCP) return false;
+  if ((p.tcpFlags & (TCP_SYN | TCP_ACK_FLAG)) !== TCP_SYN) return false;
+  const conns = st.conns;
+  if (conns.nControl[c] !== 0) return false;
+  const s = conns.state[c];
+  return s === TCP_S_TIME_WAIT || s === TCP_S_CLOSE ||
+    ((mode & 2) !== 0 && s === TCP_S_FIN_WAIT && (conns.flags[c] & IP_VS_CONN_F_NOOUTPUT) !== 0);
+}
+
+/** Steps 9-10: service lookup, schedule, create. Returns the entry, or -reason. */
+function newConn(st: EngineState, p: Packet, mark: number): number {
+  const svcs = st.svcs;
+  const s = mark !== 0
+    ? svcs.findFwmark(p.af, mark)
+    : svcs.findExact(p.af, p.proto, p.d0, p.d1, p.d2, p.d3, p.dport);
+  if (s < 0) return -R_NOT_VIP;
+  if (p.proto === IPPROTO_TCP) {
+    const f = p.tcpFlags;
+    if ((f & TCP_RST) !== 0 || ((f & TCP_SYN) === 0 && st.sysctl[SYS_SLOPPY_TCP] === 0)) {
+      return -R_TCP_NO_SYN;
+    }
+  }
+  const dests = st.dests;
+  const d = SCHEDULERS[svcs.sched[s]].schedule(svcs, dests, s);
+  if (d === NO_DEST) return -R_NO_DEST;
+  const conns = st.conns;
+  if (!conns.hasRoom(p.af)) return -R_CONN_FULL;
+  const fwd = dests.fwd[d];
+  const flags = fwd | IP_VS_CONN_F_INACTIVE |
+    (fwd === IP_VS_CONN_F_MASQ ? 0 : IP_VS_CONN_F_NOOUTPUT);
+  const c = conns.create(p, d, dests.port[d] === 0 ? p.dport : dests.portW[d], flags, s);
+  conns.timeout[c] = st.timeoutMs[T_NEW];
+  dests.bind(d);
+  st.counters[C_CONN_NEW]++;
+  svcs.stats[s * STATS_WORDS + S_CONNS]++;
+  dests.stats[d * STATS_WORDS + S_CONNS]++;
+  return c;
+}
+
+/** Step 11: stats, state and timeout on entry `c`, then transmit (step 12). */
+function onPacket(
+  st: EngineState,
+  p: Packet,
+  c: number,
+  out: boolean,
+  rx: number,
+  tx: number,
+  nowMs: number,
+): number {
+  const conns = st.conns;
+  const dests = st.dests;
+  const d = conns.dest[c];
+  if ((dests.flags[d] & IP_VS_DEST_F_AVAILABLE) !== 0) {
+    const ctr = st.counters;
+    countPacket(dests.stats, d, out, p.iplen);
+    countPacket(st.svcs.stats, conns.svc[c], out, p.iplen);
+    ctr[out ? C_OUT_PKTS : C_IN_PKTS]++;
+    ctr[out ? C_OUT_BYTES : C_IN_BYTES] += p.iplen;
+  }
+  let timeout;
+  if (p.proto === IPPROTO_TCP) {
+    const flags = conns.flags[c];
+    const dir = out ? DIR_OUT : (flags & IP_VS_CONN_F_NOOUTPUT) !== 0 ? DIR_IN_ONLY : DIR_IN;
+    const old = conns.state[c];
+    const ns = tcpNextState(dir, p.tcpFlags, old);
+    if (TCP_ACTIVE[old] !== TCP_ACTIVE[ns]) {
+      if (TCP_ACTIVE[ns] !== 0) {
+        dests.inact[d]--;
+        dests.active[d]++;
+        conns.flags[c] = flags & ~IP_VS_CONN_F_INACTIVE;
+      } else {
+        dests.active[d]--;
+        dests.inact[d]++;
+        conns.flags[c] = flags | IP_VS_CONN_F_INACTIVE;
+      }
+    }
+    conns.state[c] = ns;
+    timeout = st.timeoutMs[ns];
+  } else {
+    timeout = st.timeoutMs[T_UDP];
+  }
+  conns.timeout[c] = timeout;
+  if (!out && conns.inPkts[c] !== 0xffffffff) conns.inPkts[c]++;
+  conns.expires[c] = (nowMs + timeout) >>> 0;
+  return transmit(st, p, c, out, rx, tx);
+}
+
+/** One frame, steps 1-12. Returns R_NONE (transmitted as TX descriptor `tx`) or the reason. */
+function handleFrame(st: EngineState, rx: number, tx: number, nowMs: number): number {
+  const dv = st.dv;
+  const desc = st.rxDesc + rx * RXD_SIZE;
+  const slot = dv.getUint32(desc + RXD_SLOT, true);
+  const len = dv.getUint16(desc + RXD_LEN, true);
+  if (slot >= st.batch || len > MAX_FRAME) return R_BAD_DESC;
+  const p = st.pkt;
+  p.slot = slot;
+  p.base = st.slots + slot * SLOT_SIZE + HEADROOM;
+  const r = parse(st, p, len);
+  if (r !== R_NONE) return r;
+
+  const conns = st.conns;
+  let c = conns.inGet(p);
+  if (c >= 0 && conns.isExpired(c, nowMs)) {
+    conns.free(c);
+    c = -1;
+  }
+  if (c >= 0) {
+    if (reusable(st, p, c)) {
+      conns.free(c);
+      st.counters[C_CONN_REUSED]++;
+      c = -1;
+    } else if ((st.dests.flags[conns.dest[c]] & IP_VS_DEST_F_AVAILABLE) === 0) {
+      if (st.sysctl[SYS_EXPIRE_NODEST_CONN] === 0) return R_DEST_UNAVAILABLE;
+      conns.free(c);
+      c = -1;
+    }
+  } else {
+    c = conns.outGet(p);
+    if (c >= 0 && conns.isExpired(c, nowMs)) {
+      conns.free(c);
+      c = -1;
+    }
+    if (c >= 0) return onPacket(st, p, c, true, rx, tx, nowMs);
+  }
+  if (c < 0) {
+    c = newConn(st, p, dv.getUint32(desc + RXD_MARK, true));
+    if (c < 0) return -c;
+  }
+  return onPacket(st, p, c, false, rx, tx, nowMs);
+}
+
+/** Processes RX descriptors [0, n); returns the number of TX descriptors written. */
+export function processBatch(st: EngineState, n: number, now: number): number {
+  const nowMs = Math.floor(now / 1000) >>> 0;
+  const count = n > st.batch ? st.batch : n > 0 ? Math.floor(n) : 0;
+  const u8 = st.u8;
+  const ctr = st.counters;
+  let nTx = 0;
+  for (let i = 0; i < count; i++) {
+    ctr[C_RX]++;
+    const reason = handleFrame(st, i, nTx, nowMs);
+    const desc = st.rxDesc + i * RXD_SIZE;
+    if (reason === R_NONE) {
+      ctr[C_TX]++;
+      u8[desc + RXD_VERDICT] = V_TX;
+      nTx++;
+    } else {
+      // The ABI orders reasons so that drops come before R_NOT_IP and passes from it on.
+      const pass = reason >= R_NOT_IP;
+      ctr[pass ? C_PASS : C_DROP]++;
+      ctr[C_REASON_BASE + reason]++;
+      u8[desc + RXD_VERDICT] = pass ? V_PASS : V_DROP;
+    }
+    u8[desc + RXD_REASON] = reason;
+  }
+  return nTx;
+}
+
+/** Frees idle connections (ARCHITECTURE.md, Expiry); returns how many. */
+export function expire(st: EngineState, now: number): number {
+  return st.conns.expire(Math.floor(now / 1000) >>> 0);
+}

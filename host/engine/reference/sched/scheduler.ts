@@ -1,0 +1,73 @@
+// The scheduler ops shape and the helpers every scheduler shares: eligibility (weight and
+// OVERLOAD in one place), gcd, and exact cross-multiplied load comparison.
+// Mirrors ip_vs_sched.c / struct ip_vs_scheduler and assembly/sched/scheduler.ts.
+// Runtime-agnostic.
+import * as abi from "../../abi.gen.ts";
+import type { DestTable } from "../dest.ts";
+import type { ServiceTable } from "../service.ts";
+
+// Hot-path bindings as module-local consts: see state.ts, "Why local consts".
+const { IP_VS_DEST_F_OVERLOAD } = abi;
+
+/** Scheduler words per service (rr uses 1, wrr 4). */
+export const SCHED_WORDS = 4;
+
+/** Dest events passed to updateService. */
+export const DEST_ADDED = 0;
+export const DEST_EDITED = 1;
+/** Runs after the dest is unlinked; its own prev/next still name its old neighbours. */
+export const DEST_DELETED = 2;
+
+/** One scheduler (house style G2). `schedule` returns a dest index or NO_DEST. */
+export interface SchedulerOps {
+  readonly name: string;
+  /** Sets the service's scheduler words from its current dest list. */
+  initService(svcs: ServiceTable, dests: DestTable, svc: number): void;
+  /** Runs on add, edit and delete of one of the service's dests. */
+  updateService?(
+    svcs: ServiceTable,
+    dests: DestTable,
+    svc: number,
+    dest: number,
+    event: number,
+  ): void;
+  schedule(svcs: ServiceTable, dests: DestTable, svc: number): number;
+}
+
+/** A dest may take new connections: weight > 0 and not OVERLOAD (quiesced = weight 0). */
+export function eligible(dests: DestTable, d: number): boolean {
+  return dests.weight[d] > 0 && (dests.flags[d] & IP_VS_DEST_F_OVERLOAD) === 0;
+}
+
+export function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+const TWO24 = 0x1000000;
+
+/**
+ * a × b > c × d for non-negative integers below 2^48, exactly. Load ratios are compared by
+ * cross-multiplying (IPVS does it in 64 bits), never by dividing, so ties are exact. Doubles
+ * are exact below 2^53; above it the products are compared as base-2^24 limbs.
+ */
+export function mulGreater(a: number, b: number, c: number, d: number): boolean {
+  const p = a * b;
+  const q = c * d;
+  if (p <= Number.MAX_SAFE_INTEGER && q <= Number.MAX_SAFE_INTEGER) return p > q;
+  // x × y = xh·yh·2^48 + (xh·yl + xl·yh)·2^24 + xl·yl, each partial product below 2^50.
+  const ah = Math.floor(a / TWO24), al = a % TWO24, bh = Math.floor(b / TWO24), bl = b % TWO24;
+  const ch = Math.floor(c / TWO24), cl = c % TWO24, dh = Math.floor(d / TWO24), dl = d % TWO24;
+  const pz = al * bl, qz = cl * dl;
+  const py = ah * bl + al * bh + Math.floor(pz / TWO24);
+  const qy = ch * dl + cl * dh + Math.floor(qz / TWO24);
+  const px = ah * bh + Math.floor(py / TWO24);
+  const qx = ch * dh + Math.floor(qy / TWO24);
+  if (px !== qx) return px > qx;
+  if (py % TWO24 !== qy % TWO24) return py % TWO24 > qy % TWO24;
+  return pz % TWO24 > qz % TWO24;
+}

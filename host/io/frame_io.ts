@@ -1,0 +1,79 @@
+// The frame backend seam: how frames get from an interface into the engine's RX
+// slots and from its TX descriptors back onto the wire. Runtime-agnostic; the
+// backends are host/io/af_packet_deno.ts and host/io/tap_deno.ts.
+// Invariants: a backend writes frames only at `slots + slot × SLOT_SIZE + HEADROOM`
+// of slots [0, batch) and never keeps a reference to a slot across calls; the
+// caller sends a batch's TX frames before the next receive reuses the slots.
+import { L_BATCH, L_RX_DESC, L_SLOTS, L_TX_CAP, L_TX_DESC } from "../engine/abi.gen.ts";
+import type { Engine } from "../engine/engine.ts";
+
+/** Byte offsets of the descriptor arrays and slots inside the engine memory. */
+export interface FrameArea {
+  memory: ArrayBuffer;
+  rxDesc: number;
+  txDesc: number;
+  slots: number;
+  /** Host slots and RX descriptors per batch. */
+  batch: number;
+  txCap: number;
+}
+
+/** The frame area of an engine (its memory never grows after init). */
+export function frameArea(engine: Engine): FrameArea {
+  const l = engine.layout;
+  return {
+    memory: engine.memory,
+    rxDesc: l[L_RX_DESC],
+    txDesc: l[L_TX_DESC],
+    slots: l[L_SLOTS],
+    batch: l[L_BATCH],
+    txCap: l[L_TX_CAP],
+  };
+}
+
+/**
+ * Progress through one batch, shared by every port: host slots are consumed
+ * from `slot`, RX descriptors written from `desc`. A backend may consume a
+ * slot without writing a descriptor (a frame it filtered out).
+ */
+export interface RxCursor {
+  slot: number;
+  desc: number;
+}
+
+/** Counters of one port, as the director's log and stats line show them. */
+export interface PortStats {
+  rxFrames: number;
+  txFrames: number;
+  /** Received but not handed to the engine (our own output, other hosts' unicast). */
+  rxFiltered: number;
+  /** Longer than a slot (for example GSO super-frames); handed over as bad_desc. */
+  rxOversize: number;
+  /** Checksums completed on frames the kernel left CHECKSUM_PARTIAL. */
+  rxCsumFixed: number;
+  txErrors: number;
+}
+
+export function emptyPortStats(): PortStats {
+  return { rxFrames: 0, txFrames: 0, rxFiltered: 0, rxOversize: 0, rxCsumFixed: 0, txErrors: 0 };
+}
+
+/** One attached interface. Data-path methods never throw; they count. */
+export interface FramePort {
+  readonly ifname: string;
+  readonly kind: "af_packet" | "tap" | "memory";
+  /** A descriptor to poll for input, or -1 when the port has none (in-memory ports). */
+  readonly fd: number;
+  /**
+   * Receives without blocking into host slots [cur.slot, limit), writing RX
+   * descriptors from cur.desc with port index `port`; advances the cursor and
+   * returns how many descriptors it wrote.
+   */
+  recvBatch(cur: RxCursor, limit: number, port: number): number;
+  /** Sends the frames of TX descriptors idx[0, n); returns how many left. */
+  sendBatch(idx: Uint32Array, n: number): number;
+  /** Sends one frame built outside engine memory (ARP, neighbour discovery). */
+  sendFrame(frame: Uint8Array): boolean;
+  readonly stats: PortStats;
+  close(): void;
+}
