@@ -1,16 +1,17 @@
 // Engine benchmarks (STYLE G21): each group runs one frame corpus through the
-// pure-TS engine (baseline) and the WASM engine, side by side in one run.
-// One iteration = the whole corpus, in batches, including the copy of each
-// frame into its RX slot (what a NIC or AF_PACKET would have done) — the
-// "frame copy only" group measures that floor on its own.
-// `deno task bench`; figures go to bench/RESULTS.md with date and commit.
-import type { Engine, EngineConfig } from "../host/engine/engine.ts";
-import { FrameIo } from "../host/engine/frames.ts";
+// pure-TS engine (baseline) and the WASM engine, side by side in one run, plus
+// the cost of copying the corpus into the RX slots alone ("frame copy only"),
+// so that engine-only rates are frames / (t − t_copy). One iteration = the
+// whole corpus (1e5 frames) in batches of 256. `deno task bench`; figures go
+// to bench/RESULTS.md with date and commit (bench/report.ts computes them).
+import type { EngineConfig } from "../host/engine/engine.ts";
 import { ENGINES, setupLab, VIP } from "../tests/fixtures/lab.ts";
 import { tcpFlows } from "./corpus.ts";
+import { BenchIo, Packed } from "./packed.ts";
 
 const NOW = 1_700_000_000_000_000;
 const BATCH = 256;
+const N = 100_000;
 
 function pick(flows: Uint8Array[], n: number, seed: number): Uint8Array[] {
   let a = seed >>> 0;
@@ -22,29 +23,6 @@ function pick(flows: Uint8Array[], n: number, seed: number): Uint8Array[] {
   return out;
 }
 
-function runCorpus(io: FrameIo, frames: Uint8Array[], now: number): number {
-  let tx = 0;
-  for (let i = 0; i < frames.length; i += BATCH) {
-    const n = Math.min(BATCH, frames.length - i);
-    for (let k = 0; k < n; k++) io.put(k, frames[i + k]);
-    tx += io.engine.processBatch(n, now);
-  }
-  return tx;
-}
-
-interface Prepared {
-  io: FrameIo;
-  engine: Engine;
-}
-
-async function prepare(kind: number, config: EngineConfig, warm: Uint8Array[][]): Promise<Prepared> {
-  const engine = await ENGINES[kind].create(config);
-  setupLab(engine);
-  const io = new FrameIo(engine);
-  for (const w of warm) runCorpus(io, w, NOW);
-  return { io, engine };
-}
-
 const cfg = (maxConns: number): EngineConfig => ({
   maxConns,
   maxConns6: 1024,
@@ -54,78 +32,55 @@ const cfg = (maxConns: number): EngineConfig => ({
   seed: 0x5eed,
 });
 
-// ---- Established NAT traffic ------------------------------------------------
-for (const flows of [1_000, 1_000_000]) {
-  const syns = tcpFlows(VIP.nat4, 80, flows, "S");
-  const acks = tcpFlows(VIP.nat4, 80, flows, "A");
-  const data = pick(tcpFlows(VIP.nat4, 80, flows, "PA", 18), 100_000, 7);
-  const config = cfg(flows <= 1000 ? 4096 : 1 << 20);
-  const engines = await Promise.all(ENGINES.map((_, k) => prepare(k, config, [syns, acks])));
-  const group = `NAT established, ${flows.toLocaleString("en")} conns (1e5 frames)`;
-  ENGINES.forEach((m, k) => {
-    Deno.bench({
-      name: `${m.name} engine`,
-      group,
-      baseline: m.name === "ts",
-      fn: () => {
-        runCorpus(engines[k].io, data, NOW);
-      },
-    });
-  });
+async function prepare(kind: number, config: EngineConfig, warm: Packed[]): Promise<BenchIo> {
+  const engine = await ENGINES[kind].create(config);
+  setupLab(engine);
+  const io = new BenchIo(engine);
+  for (const w of warm) io.run(w, NOW);
+  return io;
 }
 
-// ---- New connections: SYNs, expired between iterations ----------------------
-{
-  const syns = tcpFlows(VIP.nat4, 80, 100_000, "S");
-  const engines = await Promise.all(ENGINES.map((_, k) => prepare(k, cfg(1 << 18), [])));
-  let t = NOW;
+function group(name: string, ios: BenchIo[], data: Packed, now = () => NOW, before?: (io: BenchIo, t: number) => void) {
   ENGINES.forEach((m, k) => {
     Deno.bench({
       name: `${m.name} engine`,
-      group: "new connections, NAT SYN (1e5 frames)",
+      group: name,
       baseline: m.name === "ts",
       fn: (b) => {
-        t += 1_000_000_000; // everything from the last iteration has expired
-        engines[k].engine.expire(t);
+        const t = now();
+        before?.(ios[k], t);
         b.start();
-        runCorpus(engines[k].io, syns, t);
+        ios[k].run(data, t);
         b.end();
       },
     });
   });
+  Deno.bench({ name: "frame copy only", group: name, fn: () => ios[0].copyOnly(data) });
 }
 
-// ---- DR and TUN, established ------------------------------------------------
-for (const [label, vip] of [["DR", VIP.dr4], ["TUN", VIP.tun4]] as const) {
-  const syns = tcpFlows(vip, 80, 1000, "S");
-  const acks = tcpFlows(vip, 80, 1000, "A");
-  const data = pick(tcpFlows(vip, 80, 1000, "PA", 18), 100_000, 9);
-  const engines = await Promise.all(ENGINES.map((_, k) => prepare(k, cfg(4096), [syns, acks])));
-  ENGINES.forEach((m, k) => {
-    Deno.bench({
-      name: `${m.name} engine`,
-      group: `${label} established, 1,000 conns (1e5 frames)`,
-      baseline: m.name === "ts",
-      fn: () => {
-        runCorpus(engines[k].io, data, NOW);
-      },
-    });
-  });
+// Established NAT traffic: 1e3 flows (cache-resident) and 1e6 (memory-bound).
+for (const flows of [1_000, 1_000_000]) {
+  const syns = new Packed(tcpFlows(VIP.nat4, 80, flows, "S"));
+  const acks = new Packed(tcpFlows(VIP.nat4, 80, flows, "A"));
+  const data = new Packed(pick(tcpFlows(VIP.nat4, 80, flows, "PA", 18), N, 7));
+  const config = cfg(flows <= 1000 ? 4096 : 1 << 20);
+  const ios = await Promise.all(ENGINES.map((_, k) => prepare(k, config, [syns, acks])));
+  group(`NAT established, ${flows.toLocaleString("en")} conns`, ios, data);
 }
 
-// ---- The I/O floor: copying frames into slots, no engine work ----------------
+// New connections: 1e5 SYNs of distinct flows; the table is emptied between iterations.
 {
-  const data = pick(tcpFlows(VIP.nat4, 80, 1000, "PA", 18), 100_000, 7);
-  const { io } = await prepare(0, cfg(4096), []);
-  Deno.bench({
-    name: "frame copy only",
-    group: "I/O floor (1e5 frames)",
-    baseline: true,
-    fn: () => {
-      for (let i = 0; i < data.length; i += BATCH) {
-        const n = Math.min(BATCH, data.length - i);
-        for (let k = 0; k < n; k++) io.put(k, data[i + k]);
-      }
-    },
-  });
+  const syns = new Packed(tcpFlows(VIP.nat4, 80, N, "S"));
+  const ios = await Promise.all(ENGINES.map((_, k) => prepare(k, cfg(1 << 18), [])));
+  let t = NOW;
+  group("new connections, NAT SYN", ios, syns, () => (t += 1e9), (io, now) => io.engine.expire(now));
+}
+
+// DR and TUN, established, 1e3 flows.
+for (const [label, vip] of [["DR", VIP.dr4], ["TUN", VIP.tun4]] as const) {
+  const syns = new Packed(tcpFlows(vip, 80, 1000, "S"));
+  const acks = new Packed(tcpFlows(vip, 80, 1000, "A"));
+  const data = new Packed(pick(tcpFlows(vip, 80, 1000, "PA", 18), N, 9));
+  const ios = await Promise.all(ENGINES.map((_, k) => prepare(k, cfg(4096), [syns, acks])));
+  group(`${label} established, 1,000 conns`, ios, data);
 }

@@ -42,7 +42,7 @@ http {
 
 async function startNginx(net: Netns, topo: Topology, port: number): Promise<void> {
   for (const r of topo.rs) {
-    const dir = await Deno.makeTempDir({ prefix: `wvs-lab-${r.name}-` });
+    const dir = await net.tempDir(`wvs-lab-${r.name}-`);
     await Deno.writeTextFile(`${dir}/index.html`, `${r.name}\n`);
     await Deno.writeTextFile(`${dir}/nginx.conf`, NGINX_CONF(dir, port, dir));
     net.spawn(r.name, ["nginx", "-c", `${dir}/nginx.conf`]);

@@ -148,6 +148,7 @@ export class Netns {
   readonly prefix: string;
   #namespaces: string[] = [];
   #children: Spawned[] = [];
+  #tempDirs: string[] = [];
 
   constructor(tag = "") {
     this.prefix = `wvs${Deno.pid}${tag}-`;
@@ -308,7 +309,14 @@ export class Netns {
     return status;
   }
 
-  /** Kills what we spawned and deletes our namespaces. Never throws. */
+  /** A temporary directory that `cleanup()` removes. */
+  async tempDir(prefix: string): Promise<string> {
+    const d = await Deno.makeTempDir({ prefix });
+    this.#tempDirs.push(d);
+    return d;
+  }
+
+  /** Kills what we spawned, deletes our namespaces and temporary directories. Never throws. */
   async cleanup(): Promise<void> {
     for (const s of [...this.#children].reverse()) {
       await this.stop(s, "SIGTERM", 2000).catch(() => {});
@@ -317,5 +325,7 @@ export class Netns {
       await this.run(["ip", "netns", "del", n], { check: false, timeoutMs: 5000 }).catch(() => {});
     }
     this.#namespaces = [];
+    for (const d of this.#tempDirs) await Deno.remove(d, { recursive: true }).catch(() => {});
+    this.#tempDirs = [];
   }
 }

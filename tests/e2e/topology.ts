@@ -189,7 +189,7 @@ export async function startHttpServers(
 ): Promise<void> {
   const ready: Promise<string>[] = [];
   for (const r of topo.rs) {
-    const dir = await Deno.makeTempDir({ prefix: `wvs-${r.name}-` });
+    const dir = await net.tempDir(`wvs-${r.name}-`);
     await Deno.writeTextFile(`${dir}/index.html`, `${r.name}\n`);
     if (bigBytes > 0) {
       const big = new Uint8Array(bigBytes);

@@ -86,7 +86,7 @@ const { DIR_IN, DIR_IN_ONLY, DIR_OUT, TCP_ACTIVE, tcpNextState } = tcpProto;
 const { SCHEDULERS } = registry;
 const { countPacket } = stats;
 const { load16be } = bytesWire;
-const { fold, sumBytes } = checksumWire;
+const { fold, sumHeader } = checksumWire;
 const {
   ETH_HEADER_LEN,
   ETH_TYPE,
@@ -141,7 +141,7 @@ function parseIpv4(u8: Uint8Array, dv: DataView, p: Packet, l3len: number): numb
   if (hl < IPV4_HEADER_LEN || hl > l3len) return -R_BAD_IHL;
   const tot = load16be(u8, ip + IPV4_TOTAL_LEN);
   if (tot < hl || tot > l3len) return -R_BAD_TOTLEN;
-  if (fold(sumBytes(dv, ip, hl, 0)) !== 0xffff) return -R_BAD_IP_CSUM;
+  if (fold(sumHeader(dv, ip, hl)) !== 0xffff) return -R_BAD_IP_CSUM;
   if ((load16be(u8, ip + IPV4_FRAG) & (IPV4_MF | IPV4_FRAG_OFF_MASK)) !== 0) return -R_FRAGMENT;
   p.af = AF_INET;
   p.proto = u8[ip + IPV4_PROTOCOL];

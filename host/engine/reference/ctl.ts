@@ -188,6 +188,7 @@ export function addDest(svcs: ServiceTable, dests: DestTable, s: number, spec: D
   const d = dests.alloc();
   if (d < 0) return -ENOMEM;
   dests.used[d] = 1;
+  dests.neighGen[d] = 0; // a reused slot must not inherit the old record's next hop
   dests.af[d] = spec.af;
   dests.addr.set(w, d * 4);
   dests.port[d] = spec.port;

@@ -40,6 +40,9 @@ export class DestTable {
   /** Connections bound to the record; a trashed record is freed when this reaches 0. */
   readonly refs: Int32Array;
   readonly svc: Int32Array;
+  /** The dest's next hop (NeighTable entry or -1), valid while neighGen = NeighTable.gen. */
+  readonly neigh: Int32Array;
+  readonly neighGen: Uint32Array;
   readonly stats: Float64Array;
   readonly #svcs: ServiceTable;
   readonly #free: Int32Array;
@@ -68,6 +71,8 @@ export class DestTable {
     this.inact = new Int32Array(max);
     this.refs = new Int32Array(max);
     this.svc = new Int32Array(max);
+    this.neigh = new Int32Array(max);
+    this.neighGen = new Uint32Array(max); // 0: never valid (gen starts at 1)
     this.stats = createStats(max);
     this.#free = Int32Array.from({ length: max }, (_, k) => max - 1 - k);
     this.#top = max;

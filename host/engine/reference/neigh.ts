@@ -67,6 +67,8 @@ export class NeighTable {
   readonly #index: Int32Array;
   readonly #mask: number;
   #count = 0;
+  /** Bumped by every set(): next hops cached elsewhere (per dest) are valid while it holds. */
+  gen = 1;
 
   constructor(cap: number) {
     this.cap = cap;
@@ -97,6 +99,7 @@ export class NeighTable {
         this.#index[i] = e;
       }
     }
+    this.gen = (this.gen + 1) >>> 0 || 1; // 0 stays "never valid"
     this.af[e] = af;
     this.macLo[e] = macLo(mac);
     this.macHi[e] = macHi(mac);

@@ -40,8 +40,8 @@ const {
 const { tcpCsumUpdate } = tcpProto;
 const { udpCsumUpdate } = udpProto;
 const { store16be } = bytesWire;
-const { delta16, delta32, finish, sumBytes, update } = checksumWire;
-const { ETH_SRC, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } = ethernetWire;
+const { delta16, delta32, finish, sumHeader, update } = checksumWire;
+const { ETH_SRC, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6, VLAN_HEADER_LEN } = ethernetWire;
 const {
   IPV4_CHECKSUM,
   IPV4_DF_BYTE,
@@ -120,7 +120,11 @@ function encapsulate(
   const inner4 = p.af === AF_INET;
   const hdr = outer4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
   const nb = p.base - hdr;
-  u8.copyWithin(nb, p.base, p.base + p.l3 - 2);
+  // The L2 header moves left by `hdr`. Its MACs are rewritten by the caller anyway, so
+  // only a VLAN tag (TPID + TCI) is carried over; a 4-byte move beats copyWithin's call.
+  if (p.l3 === VLAN_HEADER_LEN) {
+    dv.setUint32(nb + ETH_TYPE, dv.getUint32(p.base + ETH_TYPE, true), true);
+  }
   store16be(u8, nb + p.l3 - 2, outer4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
   const o = ip - hdr;
   let tos = inner4 ? u8[ip + IPV4_TOS] : trafficClass(u8, ip);
@@ -144,7 +148,7 @@ function encapsulate(
     dv.setUint16(o + IPV4_CHECKSUM, 0, true);
     dv.setUint32(o + IPV4_SRC, st.ports.addr4[port], true);
     dv.setUint32(o + IPV4_DST, da[dw], true);
-    dv.setUint16(o + IPV4_CHECKSUM, finish(sumBytes(dv, o, IPV4_HEADER_LEN, 0)), true);
+    dv.setUint16(o + IPV4_CHECKSUM, finish(sumHeader(dv, o, IPV4_HEADER_LEN)), true);
   } else {
     u8[o] = 0x60 | (tos >>> 4);
     u8[o + 1] = (tos & 0x0f) << 4;
@@ -203,10 +207,14 @@ export function transmit(
   let n;
   if (out) {
     n = neigh.lookup(p.af, p.d0, p.d1, p.d2, p.d3);
+  } else if (dests.neighGen[d] === neigh.gen) {
+    n = dests.neigh[d];
   } else {
     const dw = d * 4;
     const da = dests.addr;
     n = neigh.lookup(dests.af[d], da[dw], da[dw + 1], da[dw + 2], da[dw + 3]);
+    dests.neigh[d] = n;
+    dests.neighGen[d] = neigh.gen;
   }
   if (n < 0) return R_NO_NEIGH;
   const port = neigh.port[n];

@@ -33,6 +33,18 @@ export function sumBytes(dv: DataView, off: number, len: number, acc: number): n
   return acc;
 }
 
+/** Sum of an IPv4 header of `hl` bytes (a multiple of 4): unrolled for the usual 20. */
+export function sumHeader(dv: DataView, ip: number, hl: number): number {
+  if (hl !== 20) return sumBytes(dv, ip, hl, 0);
+  const a = dv.getUint32(ip, true);
+  const b = dv.getUint32(ip + 4, true);
+  const c = dv.getUint32(ip + 8, true);
+  const d = dv.getUint32(ip + 12, true);
+  const e = dv.getUint32(ip + 16, true);
+  return (a & 0xffff) + (a >>> 16) + (b & 0xffff) + (b >>> 16) + (c & 0xffff) + (c >>> 16) +
+    (d & 0xffff) + (d >>> 16) + (e & 0xffff) + (e >>> 16);
+}
+
 /** RFC 1624 terms (~m + m') for one 16-bit word changing from `old` to `neu`. */
 export function delta16(old: number, neu: number): number {
   return (~old & 0xffff) + (neu & 0xffff);
