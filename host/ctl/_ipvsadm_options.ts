@@ -98,19 +98,50 @@ export const COLUMNS = (
   "sync-maxlen tun-info tun-type tun-port tun-nocsum tun-csum tun-remcsum"
 ).split(" ");
 
-/** `commands_v_options` rows of the two commands a rules file may hold: '+' required, 'o' optional. */
-export const ALLOWED: Record<string, Record<string, "+" | "o">> = {
+/**
+ * `commands_v_options`: per command, '+' required, 'o' optional, '1' at most one of the
+ * options marked '1'; a column absent from a row is illegal ('x') with that command (§1.4).
+ */
+export const ALLOWED: Record<string, Record<string, "+" | "o" | "1">> = {
   "add-service": row("service-address", "scheduler persistent netmask ops pe sched-flags"),
+  "edit-service": row("service-address", "scheduler persistent netmask ops pe sched-flags"),
+  "delete-service": row("service-address", ""),
+  "flush": row("", ""),
+  "restore": row("", ""),
+  "save": row("", "numeric"),
   "add-server": row(
     "service-address real-server",
     "forwarding-method weight u-threshold l-threshold tun-type tun-port tun-nocsum tun-csum tun-remcsum",
   ),
+  "edit-server": row(
+    "service-address real-server",
+    "forwarding-method weight u-threshold l-threshold tun-type tun-port tun-nocsum tun-csum tun-remcsum",
+  ),
+  "delete-server": row("service-address real-server", ""),
+  "list": row(
+    "",
+    "numeric stats rate thresholds persistent-conn nosort exact tun-info syncid",
+    "service-address connection timeout daemon",
+  ),
+  "zero": row("", "service-address"),
+  "set": row("", ""),
+  "start-daemon": row(
+    "",
+    "mcast-interface mcast-group mcast-port mcast-ttl sync-maxlen syncid",
+  ),
+  "stop-daemon": row("", "syncid"),
 };
 
-function row(required: string, optional: string): Record<string, "+" | "o"> {
-  const r: Record<string, "+" | "o"> = {};
-  for (const o of required.split(" ")) r[o] = "+";
-  for (const o of optional.split(" ")) r[o] = "o";
+function row(
+  required: string,
+  optional: string,
+  oneOf = "",
+): Record<string, "+" | "o" | "1"> {
+  const r: Record<string, "+" | "o" | "1"> = {};
+  const words = (s: string) => s.split(" ").filter((w) => w !== "");
+  for (const o of words(required)) r[o] = "+";
+  for (const o of words(optional)) r[o] = "o";
+  for (const o of words(oneOf)) r[o] = "1";
   return r;
 }
 

@@ -1,8 +1,9 @@
 // Address syntax of ipvsadm (`host[:port]`, `[v6]:port`), IPv4/IPv6/MAC text to bytes and back.
 // Runtime-agnostic. Mirrors ipvsadm.c `parse_service` and `string_to_number`, glibc
 // `inet_aton`, `inet_pton` and `inet_ntop` (spec ipvs-control-plane.md §2).
-// Invariants: no name resolution (host names and named ports are reported, not looked up);
-// returned address arrays are fresh (4 or 16 bytes, network order).
+// Invariants: names are resolved only through an injected NameResolver (none: host names and
+// named ports are reported, not looked up); returned address arrays are fresh (4 or 16 bytes,
+// network order).
 
 import { AF_INET, AF_INET6 } from "../engine/abi.gen.ts";
 import type { Af } from "../engine/engine.ts";
@@ -186,14 +187,41 @@ export type HostPort =
   | { ok: true; af: Af; addr: Uint8Array; port: number | undefined }
   | { ok: false; reason: string };
 
+/** Protocol names as /etc/services spells them. */
+export type ServProto = "tcp" | "udp" | "sctp";
+
+/**
+ * Name lookups, as the C library does them for ipvsadm (gethostbyname, getservbyname,
+ * gethostbyaddr, getservbyport). Injected by the runtime-specific host; every method may be
+ * absent, and null means "not found".
+ */
+export interface NameResolver {
+  /** First IPv4 address of a host name. */
+  hostToAddr?(name: string): Uint8Array | null;
+  /** Port of a service name for a protocol. */
+  serviceToPort?(name: string, proto: ServProto): number | null;
+  /** Name of an address (4 or 16 bytes). */
+  addrToHost?(addr: Uint8Array): string | null;
+  /** Name of a port for a protocol. */
+  portToService?(port: number, proto: ServProto): string | null;
+}
+
+/** How parseHostPort may look names up: a resolver, and the protocol for named ports. */
+export interface HostPortLookup {
+  resolver?: NameResolver;
+  /** Protocol of the service parsed so far (undefined before any: named ports fail). */
+  protocol?: ServProto;
+}
+
 /**
  * ipvsadm's `parse_service` for `-t`, `-u`, `--sctp-service` and `-r` arguments (§2):
  * a plain IPv6 literal has no port; `[v6]:port` needs its port; otherwise the text after
- * the last `:` is the port and the host goes through inet_aton. A host made only of
- * digits is rejected. Quirk kept from ipvsadm: a bracketed IPv4 address (`[198.18.0.1]:80`)
- * loses its port, because the port is searched again inside the brackets.
+ * the last `:` is the port and the host goes through inet_aton, then the resolver. A host
+ * made only of digits is rejected. Quirk kept from ipvsadm: a bracketed IPv4 address
+ * (`[198.18.0.1]:80`) loses its port, because the port is searched again inside the brackets.
  *
  * @param arg the option's argument
+ * @param lookup optional name resolution (host names, named ports)
  * @returns the address and optional port, or the reason it was rejected
  *
  * @example
@@ -203,7 +231,7 @@ export type HostPort =
  * if (!r.ok || r.af !== 10 || r.port !== 80) throw new Error();
  * ```
  */
-export function parseHostPort(arg: string): HostPort {
+export function parseHostPort(arg: string, lookup: HostPortLookup = {}): HostPort {
   if (/^[0-9]*$/.test(arg)) {
     return { ok: false, reason: "a host made only of digits is not an address" };
   }
@@ -224,23 +252,29 @@ export function parseHostPort(arg: string): HostPort {
     const colon = host.lastIndexOf(":");
     port = colon >= 0 ? host.slice(colon + 1) : undefined;
     if (colon >= 0) host = host.slice(0, colon);
-    addr = inetAton(host);
+    addr = inetAton(host) ?? lookup.resolver?.hostToAddr?.(host) ?? null;
     if (!addr) {
       return {
         ok: false,
-        reason:
-          `'${host}' is not a numeric address; host names are not resolved (use ipvsadm -S -n)`,
+        reason: lookup.resolver?.hostToAddr
+          ? `host '${host}' is not known`
+          : `'${host}' is not a numeric address; host names are not resolved (use ipvsadm -S -n)`,
       };
     }
     af = AF_INET;
   }
   if (port === undefined) return { ok: true, af, addr, port: undefined };
-  const n = stringToNumber(port, 0, 65535);
+  let n = stringToNumber(port, 0, 65535);
+  if (n < 0 && lookup.protocol && port !== "") {
+    n = lookup.resolver?.serviceToPort?.(port, lookup.protocol) ?? -1;
+  }
   if (n < 0) {
     return {
       ok: false,
       reason: /^[0-9]+$/.test(port)
         ? `port ${port} is out of range`
+        : lookup.resolver?.serviceToPort
+        ? `port '${port}' is not a known service name`
         : `port '${port}' is not numeric; named ports are not looked up (use ipvsadm -S -n)`,
     };
   }

@@ -128,6 +128,8 @@ export interface IpvsErrorInit {
   status: number;
   /** 1-based line of a rules file, when the error comes from one. */
   line?: number;
+  /** IPVS would accept it; the engines do not implement it yet (support.ts). */
+  unsupported?: boolean;
 }
 
 /**
@@ -140,6 +142,7 @@ export class IpvsError extends Error {
   readonly text: string;
   readonly status: number;
   readonly line: number | undefined;
+  readonly unsupported: boolean;
 
   constructor(message: string, init: IpvsErrorInit) {
     super(message);
@@ -147,6 +150,7 @@ export class IpvsError extends Error {
     this.text = init.text;
     this.status = init.status;
     this.line = init.line;
+    this.unsupported = init.unsupported ?? false;
   }
 }
 
@@ -220,5 +224,6 @@ export function unsupportedError(what: string, line?: number, errno = EOPNOTSUPP
     text: errno === ENOENT ? "Scheduler or persistence engine not found" : message,
     status: errno === ENOENT ? EXIT_KERNEL : EXIT_USAGE,
     line,
+    unsupported: true,
   });
 }

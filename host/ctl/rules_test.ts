@@ -251,7 +251,7 @@ Deno.test("parseRules() reports ipvsadm's own messages with the line number", ()
     [`${V} -q`, "-q: unknown option", EXIT_PARSE],
     [`${V} --foo`, "--foo: unknown option", EXIT_PARSE],
     [`${V} -s`, "-s: missing argument", EXIT_PARSE],
-    [`${V} --ops=1`, "--ops: option does not take an argument", EXIT_PARSE],
+    [`${V} --ops=1`, "--ops=1: option does not take an argument", EXIT_PARSE],
     [
       "-n -A -t 198.18.0.1:80",
       "Try `ipvsadm -h' or 'ipvsadm --help' for more information. (a line must start with a command)",

@@ -149,13 +149,13 @@ function parseIpv4(u8: Uint8Array, dv: DataView, p: Packet, l3len: number): numb
   p.th = ip + hl;
   p.s0 = dv.getUint32(ip + IPV4_SRC, true);
   p.d0 = dv.getUint32(ip + IPV4_DST, true);
-  p.s1 =
-    p.s2 =
-    p.s3 =
-    p.d1 =
-    p.d2 =
-    p.d3 =
-      0;
+  // Keys use word 0 for IPv4; zeroing the rest lets both families share the lookups.
+  p.s1 = 0;
+  p.s2 = 0;
+  p.s3 = 0;
+  p.d1 = 0;
+  p.d2 = 0;
+  p.d3 = 0;
   return tot - hl;
 }
 
@@ -173,6 +173,7 @@ function parseIpv6(u8: Uint8Array, dv: DataView, p: Packet, l3len: number): numb
     if (nh === IPV6_EXT_FRAGMENT) return -R_FRAGMENT;
     if (nh !== IPV6_EXT_HOP_BY_HOP && nh !== IPV6_EXT_ROUTING && nh !== IPV6_EXT_DEST_OPTS) break;
     if (n === IPV6_MAX_EXT_HEADERS) return -R_IP6_EXT_CHAIN;
+    // Every such header is at least 8 bytes; checking that first keeps the length read inside.
     if (off + 8 > end) return -R_IP6_EXT_CHAIN;
     const len = (u8[ip + off + 1] + 1) * 8;
     if (off + len > end) return -R_IP6_EXT_CHAIN;

@@ -1,6 +1,7 @@
 // Control operations on services and dests: validate the whole request, then apply it.
 // Mirrors ip_vs_ctl.c (ip_vs_add_service, ip_vs_edit_service, ip_vs_del_service,
-// ip_vs_add_dest, ip_vs_edit_dest, ip_vs_del_dest, __ip_vs_update_dest) and assembly/ctl.ts.
+// ip_vs_add_dest, ip_vs_edit_dest, ip_vs_del_dest, __ip_vs_update_dest) and the control
+// halves of assembly/service.ts and assembly/dest.ts.
 // Returns an index or a negated errno; never throws (ARCHITECTURE.md "Decisions" lists the
 // checks and their order). Control path: small allocations are fine here. Runtime-agnostic.
 import type { Af, DestSpec, ServiceSpec } from "../engine.ts";

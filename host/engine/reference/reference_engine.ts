@@ -59,10 +59,10 @@ export class ReferenceEngine implements Engine {
   }
 
   setTimeouts(tcp: number, tcpfin: number, udp: number): void {
+    // Whole seconds; anything that floors to 0 (or is not a number) leaves the value as is.
     const set = (slot: number, v: number) => {
-      if (typeof v === "number" && v > 0) {
-        this.#st.setTimeout(slot, Math.min(Math.floor(v), MAX_TIMEOUT));
-      }
+      const s = typeof v === "number" ? Math.floor(v) : 0;
+      if (s > 0) this.#st.setTimeout(slot, Math.min(s, MAX_TIMEOUT));
     };
     set(TCP_S_ESTABLISHED, tcp);
     set(TCP_S_FIN_WAIT, tcpfin);

@@ -352,6 +352,14 @@ Deno.test("DR changes only the MAC addresses, the TTL and the IPv4 header checks
   assert.equal(e.dumpConns()[0].flags, IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_NOOUTPUT);
 });
 
+Deno.test("a changed neighbour takes effect on the next packet of an existing flow", () => {
+  const { e, io } = lab();
+  addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [dest(AF_INET, RS4[0], 80, IP_VS_CONN_F_DROUTE)]);
+  assert.equal(mac(one(io, tcp4("S")).tx!, 0), RS_MAC[0]);
+  assert.equal(e.setNeigh(AF_INET, ipBytes(RS4[0]), macBytes("02:00:00:00:09:09"), 0), 0);
+  assert.equal(mac(one(io, tcp4("A")).tx!, 0), "02:00:00:00:09:09");
+});
+
 Deno.test("TUN wraps IPv4 in IPv4 with the outer fields of ARCHITECTURE.md step 12", () => {
   const { e, io } = lab();
   addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [dest(AF_INET, RS4[2], 80, IP_VS_CONN_F_TUNNEL)]);
@@ -479,6 +487,8 @@ Deno.test("setTimeouts changes ESTABLISHED and UDP and leaves zeros alone", () =
   assert.equal(t[TCP_S_ESTABLISHED], 100);
   assert.equal(t[TCP_S_FIN_WAIT], 120);
   assert.equal(t[T_UDP], 20);
+  e.setTimeouts(0.5, -3, NaN);
+  assert.deepEqual(e.timeouts(), t, "values that floor to 0 change nothing");
 });
 
 Deno.test("expire() frees an entry once its timeout has passed, and not before", () => {
@@ -829,6 +839,16 @@ Deno.test("forwarding failures: no dest, no neighbour, MTU, tunnel source, full 
     assert.equal(one(io, tcp4("S", 3)).reason, R_CONN_FULL);
     assert.deepEqual(e.dumpConns().map((c) => c.index), [0, 1, 2]);
   });
+});
+
+Deno.test("a frame dropped in transmit stays in its slot as received", () => {
+  const { e, io } = lab();
+  e.setPort(0, { mac: macBytes(DIR_MAC), mtu: 40 });
+  addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [dest(AF_INET, RS4[0], 8080, IP_VS_CONN_F_MASQ)]);
+  const input = tcp4("S", 1, { df: true });
+  assert.equal(one(io, input).reason, R_MTU_EXCEEDED);
+  const at = io.frameOffset(0);
+  assert.deepEqual(new Uint8Array(e.memory, at, input.length), input);
 });
 
 Deno.test("a marked packet is scheduled by the fwmark service", () => {

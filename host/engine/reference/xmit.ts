@@ -41,7 +41,8 @@ const { tcpCsumUpdate } = tcpProto;
 const { udpCsumUpdate } = udpProto;
 const { store16be } = bytesWire;
 const { delta16, delta32, finish, sumHeader, update } = checksumWire;
-const { ETH_SRC, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6, VLAN_HEADER_LEN } = ethernetWire;
+const { ETH_DST, ETH_SRC, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6, VLAN_HEADER_LEN } =
+  ethernetWire;
 const {
   IPV4_CHECKSUM,
   IPV4_DF_BYTE,
@@ -184,22 +185,8 @@ export function transmit(
   const ttl = u8[ip + (v4 ? IPV4_TTL : IPV6_HOP_LIMIT)];
   if (ttl <= 1) return R_TTL_EXCEEDED;
 
+  // Every check comes before the first write, so a dropped frame stays as received.
   const fwd = st.conns.flags[c] & IP_VS_CONN_F_FWD_MASK;
-  let hdrDelta = fwd === IP_VS_CONN_F_MASQ ? natRewrite(st, p, c, out) : 0;
-  if (v4) {
-    // Little-endian load of the TTL/protocol word: TTL is the low byte (>= 2, no borrow).
-    const w = dv.getUint16(ip + IPV4_TTL, true);
-    dv.setUint16(ip + IPV4_TTL, w - 1, true);
-    hdrDelta += delta16(w, w - 1);
-    dv.setUint16(
-      ip + IPV4_CHECKSUM,
-      update(dv.getUint16(ip + IPV4_CHECKSUM, true), hdrDelta),
-      true,
-    );
-  } else {
-    u8[ip + IPV6_HOP_LIMIT] = ttl - 1;
-  }
-
   // Next hop: the client for replies, else the real server (in its own family for TUN).
   const dests = st.dests;
   const d = st.conns.dest[c];
@@ -219,22 +206,37 @@ export function transmit(
   if (n < 0) return R_NO_NEIGH;
   const port = neigh.port[n];
   const mtu = st.ports.mtu[port];
-
+  const tun = fwd === IP_VS_CONN_F_TUNNEL;
+  const outer4 = dests.af[d] === AF_INET;
   let hdr = 0;
-  if (fwd === IP_VS_CONN_F_TUNNEL) {
-    const outer4 = dests.af[d] === AF_INET;
+  if (tun) {
     hdr = outer4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
     // No outer fragmentation yet: anything over the tunnel MTU is dropped, DF or not.
     if (p.iplen > mtu - hdr) return R_MTU_EXCEEDED;
     if ((outer4 ? st.ports.has4[port] : st.ports.has6[port]) === 0) return R_NO_TUN_SRC;
-    encapsulate(st, p, d, port, outer4, ttl - 1);
   } else if (p.iplen > mtu && (!v4 || (u8[ip + IPV4_FRAG] & IPV4_DF_BYTE) !== 0)) {
     return R_MTU_EXCEEDED;
   }
 
+  let hdrDelta = fwd === IP_VS_CONN_F_MASQ ? natRewrite(st, p, c, out) : 0;
+  if (v4) {
+    // Little-endian load of the TTL/protocol word: TTL is the low byte (>= 2, no borrow).
+    const w = dv.getUint16(ip + IPV4_TTL, true);
+    dv.setUint16(ip + IPV4_TTL, w - 1, true);
+    hdrDelta += delta16(w, w - 1);
+    dv.setUint16(
+      ip + IPV4_CHECKSUM,
+      update(dv.getUint16(ip + IPV4_CHECKSUM, true), hdrDelta),
+      true,
+    );
+  } else {
+    u8[ip + IPV6_HOP_LIMIT] = ttl - 1;
+  }
+  if (tun) encapsulate(st, p, d, port, outer4, ttl - 1);
+
   const f = p.base - hdr;
-  dv.setUint32(f, neigh.macLo[n], true);
-  dv.setUint16(f + 4, neigh.macHi[n], true);
+  dv.setUint32(f + ETH_DST, neigh.macLo[n], true);
+  dv.setUint16(f + ETH_DST + 4, neigh.macHi[n], true);
   dv.setUint32(f + ETH_SRC, st.ports.macLo[port], true);
   dv.setUint16(f + ETH_SRC + 4, st.ports.macHi[port], true);
 

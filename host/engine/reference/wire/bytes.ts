@@ -19,8 +19,3 @@ export function store16be(b: Uint8Array, off: number, v: number): void {
 export function swap16(v: number): number {
   return ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
 }
-
-/** Reads 4 wire bytes (an IPv4 address word) as a little-endian u32 key. */
-export function loadWord(b: Uint8Array, off: number): number {
-  return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
-}

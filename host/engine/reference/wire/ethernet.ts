@@ -14,10 +14,3 @@ export const MAC_LEN = 6;
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_IPV6 = 0x86dd;
 export const ETHERTYPE_VLAN = 0x8100;
-
-/** Formats 6 bytes at `off` as "02:00:00:00:00:01" (dumps and tests only). */
-export function formatMac(b: Uint8Array, off: number): string {
-  const parts: string[] = [];
-  for (let i = 0; i < MAC_LEN; i++) parts.push(b[off + i].toString(16).padStart(2, "0"));
-  return parts.join(":");
-}

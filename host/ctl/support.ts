@@ -1,0 +1,115 @@
+// What the packet engines implement of what IPVS accepts: THE ONE PLACE where WVS refuses a
+// configuration that ipvsadm and the kernel would take. Runtime-agnostic.
+// Scheduler ids come from the ABI by name (`SCHED_<NAME>` in host/engine/abi.gen.ts), so a
+// scheduler becomes available the moment the engines export its id; the other features are
+// switched on by flipping their line in ENGINE_LACKS below when the engines gain them.
+// Invariant: the grammar (cli.ts) and the model accept everything IPVS accepts; only this
+// file says "not supported by this engine yet", and it never silently drops a setting.
+
+import * as abi from "../engine/abi.gen.ts";
+import type { DestSpec } from "../engine/engine.ts";
+import { ENOENT, type IpvsError, unsupportedError } from "./errors.ts";
+
+/** Every scheduler the Linux kernel knows, plus `none` (a service without a scheduler). */
+export const KERNEL_SCHEDULERS: readonly string[] =
+  "rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos none".split(" ");
+
+/** Persistence engines the kernel knows (`--pe`). */
+export const KERNEL_PES: readonly string[] = ["sip"];
+
+/**
+ * Features the engines do not implement yet. Set a line to `false` when both engines
+ * (assembly/ and host/engine/reference/) implement it; nothing else needs to change.
+ */
+export const ENGINE_LACKS = {
+  /** `-p` persistence templates (and `-M`, which only matters with it). */
+  persistence: true,
+  /** `--pe sip`. */
+  pe: true,
+  /** `-o` one-packet scheduling. */
+  ops: true,
+  /** `--sctp-service`. */
+  sctp: true,
+  /** `--tun-type gue` and `--tun-type gre` (every tunnel is IPIP for now). */
+  gueGre: true,
+} as const;
+
+/**
+ * The engine's id of a scheduler, looked up by name in the ABI.
+ *
+ * @param name an ipvsadm scheduler name ("rr", "wlc", ...)
+ * @returns its SCHED_* id, or undefined when the engines do not implement it
+ *
+ * @example
+ * ```ts
+ * import { schedulerId } from "./support.ts";
+ * if (schedulerId("rr") === undefined) throw new Error("rr is always there");
+ * ```
+ */
+export function schedulerId(name: string): number | undefined {
+  if (!/^[a-z0-9]+$/.test(name)) return undefined;
+  const id = (abi as unknown as Record<string, unknown>)[`SCHED_${name.toUpperCase()}`];
+  return typeof id === "number" && id < abi.SCHED_COUNT ? id : undefined;
+}
+
+/**
+ * @param id a SCHED_* id
+ * @returns its ipvsadm name, or "?" for an id the ABI does not name
+ */
+export function schedulerName(id: number): string {
+  for (const name of KERNEL_SCHEDULERS) if (schedulerId(name) === id) return name;
+  return "?";
+}
+
+/** A service's settings, as far as engine support goes. */
+export interface ServiceFeatures {
+  protocol: number;
+  schedName: string;
+  flags: number;
+  pe: string;
+}
+
+/**
+ * Why the engines cannot run this service, or null if they can. Called after the kernel's
+ * own checks (the kernel's scheduler lookup comes first: an unknown name is "not found").
+ *
+ * @param s the service's protocol, scheduler, flags and persistence engine
+ * @param line rules-file line, for messages
+ * @returns the error to throw, or null
+ */
+export function serviceRefusal(s: ServiceFeatures, line?: number): IpvsError | null {
+  if (ENGINE_LACKS.sctp && s.protocol === abi.IPPROTO_SCTP) {
+    return unsupportedError("an SCTP service", line);
+  }
+  if (schedulerId(s.schedName) === undefined) {
+    return unsupportedError(`scheduler '${s.schedName}'`, line, ENOENT);
+  }
+  if (ENGINE_LACKS.persistence && (s.flags & abi.IP_VS_SVC_F_PERSISTENT)) {
+    return unsupportedError("persistence (-p)", line);
+  }
+  if (ENGINE_LACKS.pe && s.pe !== "") {
+    return unsupportedError(`persistence engine '${s.pe}' (--pe)`, line);
+  }
+  if (ENGINE_LACKS.ops && (s.flags & abi.IP_VS_SVC_F_ONEPACKET)) {
+    return unsupportedError("one-packet scheduling (-o)", line);
+  }
+  return null;
+}
+
+/**
+ * Why the engines cannot run this real server, or null if they can.
+ *
+ * @param d the real server
+ * @param line rules-file line, for messages
+ * @returns the error to throw, or null
+ */
+export function destRefusal(d: DestSpec, line?: number): IpvsError | null {
+  if (
+    ENGINE_LACKS.gueGre && d.fwd === abi.IP_VS_CONN_F_TUNNEL &&
+    d.tunType !== abi.IP_VS_CONN_F_TUNNEL_TYPE_IPIP
+  ) {
+    const name = d.tunType === abi.IP_VS_CONN_F_TUNNEL_TYPE_GUE ? "gue" : "gre";
+    return unsupportedError(`tunnel type '${name}'`, line);
+  }
+  return null;
+}
