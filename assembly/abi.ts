@@ -67,7 +67,11 @@ export const L_DEST_STATS: u32 = 19;
 export const L_END: u32 = 20;
 // WASM only: where destListInto() writes dest indices (u32 each, maxDests words).
 export const L_SCRATCH: u32 = 21;
-export const L_WORDS: u32 = 24;
+// Scheduler tables (sh, dh, mh slots; lblc/lblcr buckets): the MH table size M and the
+// number of table blocks the engine was built with (EngineConfig schedTables, mhTableSize).
+export const L_MH_SIZE: u32 = 22;
+export const L_SCHED_TABLES: u32 = 23;
+export const L_WORDS: u32 = 32;
 
 // ---- Verdicts (per RX frame) -------------------------------------------------
 export const V_NONE: u32 = 0;
@@ -102,7 +106,10 @@ export const R_NOT_IP: u32 = 20;
 export const R_NOT_VIP: u32 = 21;
 export const R_TCP_NO_SYN: u32 = 22;
 export const R_NOT_L4: u32 = 23;
-export const R_COUNT: u32 = 24;
+// A TCP or UDP packet from source port 20 (FTP data) that matches no entry: IPVS never
+// schedules it (ip_vs_schedule), it goes to the local stack.
+export const R_FTP_DATA: u32 = 24;
+export const R_COUNT: u32 = 25;
 
 // ---- Global counters (u64 each, at L_COUNTERS) -------------------------------
 export const C_RX: u32 = 0;
@@ -153,6 +160,11 @@ export const IP_VS_SVC_F_ONEPACKET: u32 = 0x0004;
 export const IP_VS_SVC_F_SCHED1: u32 = 0x0008;
 export const IP_VS_SVC_F_SCHED2: u32 = 0x0010;
 export const IP_VS_SVC_F_SCHED3: u32 = 0x0020;
+// The scheduler flags' meanings for sh and mh (ipvsadm -b sh-fallback,sh-port,...).
+export const IP_VS_SVC_F_SCHED_SH_FALLBACK: u32 = IP_VS_SVC_F_SCHED1;
+export const IP_VS_SVC_F_SCHED_SH_PORT: u32 = IP_VS_SVC_F_SCHED2;
+export const IP_VS_SVC_F_SCHED_MH_FALLBACK: u32 = IP_VS_SVC_F_SCHED1;
+export const IP_VS_SVC_F_SCHED_MH_PORT: u32 = IP_VS_SVC_F_SCHED2;
 
 // ---- IPVS dest flags ---------------------------------------------------------
 export const IP_VS_DEST_F_AVAILABLE: u32 = 0x0001;
@@ -192,6 +204,12 @@ export const TCP_S_LISTEN: u32 = 9;
 export const TCP_S_SYNACK: u32 = 10;
 export const TCP_S_COUNT: u32 = 11;
 export const UDP_S_NORMAL: u32 = 0;
+// Persistence template states (the `state` of an entry with IP_VS_CONN_F_TEMPLATE).
+export const IP_VS_CTPL_S_NONE: u32 = 0;
+export const IP_VS_CTPL_S_ASSURED: u32 = 1;
+// A template whose timer fires while it still controls connections is kept and retried
+// with this timeout, seconds (ip_vs_conn.c ip_vs_conn_expire).
+export const TEMPLATE_RETRY: u32 = 60;
 
 // ---- Timeout slots (seconds, settable; index into the engine's timeout table) -
 export const T_TCP_BASE: u32 = 0;
@@ -203,7 +221,18 @@ export const T_COUNT: u32 = TCP_S_COUNT + 2;
 export const SCHED_RR: u32 = 0;
 export const SCHED_WRR: u32 = 1;
 export const SCHED_WLC: u32 = 2;
-export const SCHED_COUNT: u32 = 3;
+export const SCHED_LC: u32 = 3;
+export const SCHED_SED: u32 = 4;
+export const SCHED_NQ: u32 = 5;
+export const SCHED_FO: u32 = 6;
+export const SCHED_OVF: u32 = 7;
+export const SCHED_LBLC: u32 = 8;
+export const SCHED_LBLCR: u32 = 9;
+export const SCHED_DH: u32 = 10;
+export const SCHED_SH: u32 = 11;
+export const SCHED_MH: u32 = 12;
+export const SCHED_TWOS: u32 = 13;
+export const SCHED_COUNT: u32 = 14;
 export const NO_DEST: u32 = 0xffffffff;
 
 // ---- Sysctls (index into the engine's sysctl table) --------------------------
@@ -211,6 +240,13 @@ export const SYS_CONN_REUSE_MODE: u32 = 0;
 export const SYS_EXPIRE_NODEST_CONN: u32 = 1;
 export const SYS_SLOPPY_TCP: u32 = 2;
 export const SYS_PMTU_DISC: u32 = 3;
+export const SYS_EXPIRE_QUIESCENT_TEMPLATE: u32 = 4;
+// lblc_expiration and lblcr_expiration, seconds (default 86400).
+export const SYS_LBLC_EXPIRATION: u32 = 5;
+export const SYS_LBLCR_EXPIRATION: u32 = 6;
+// net.ipv4.ip_unprivileged_port_start (default 1024): the FTP fallback of the service
+// lookup takes destination port 20 and ports at or above it.
+export const SYS_IP_UNPRIVILEGED_PORT_START: u32 = 7;
 export const SYS_COUNT: u32 = 8;
 
 // ---- Errno values returned (negated) by control operations -------------------
@@ -293,3 +329,39 @@ export const CN_EXT: u32 = 56;
 export const CN_SVC: u32 = 60;
 // IPv6 address block: caddr, vaddr, daddr, 16 bytes each.
 export const CONN6_SIZE: u32 = 48;
+
+// ---- Connection sync (ip_vs_sync.c; assembly/sync.ts, host/sync/) ---------------
+// Master: with the master role on (syncSetup), every packet handled in the in
+// direction runs IPVS's sync decision (spec §7.5); an entry that must be sent is
+// copied as one record into the sync ring (L_SYNC_RING, L_SYNC_CAP records), which
+// the host takes after the batch with syncDrain(). Backup: the host writes one
+// record of the same layout into the CTL mailbox and calls syncConn(now), which
+// creates or updates the entry (spec §7.6). Record, SYNC_REC_SIZE bytes; ports and
+// addresses in network order (IPv4 in the first 4 address bytes), the rest LE:
+//  0 af u8 | 1 proto u8 | 2 state u16 | 4 flags u32 | 8 cport | 10 vport | 12 dport
+// 14 pad | 16 fwmark u32 | 20 timeout (s) u32 | 24 caddr | 40 vaddr | 56 daddr
+export const L_SYNC_RING: u32 = 24;
+export const L_SYNC_CAP: u32 = 25;
+export const SYNC_REC_SIZE: u32 = 72;
+export const SR_AF: u32 = 0;
+export const SR_PROTO: u32 = 1;
+export const SR_STATE: u32 = 2;
+export const SR_FLAGS: u32 = 4;
+export const SR_CPORT: u32 = 8;
+export const SR_VPORT: u32 = 10;
+export const SR_DPORT: u32 = 12;
+export const SR_FWMARK: u32 = 16;
+export const SR_TIMEOUT: u32 = 20;
+export const SR_CADDR: u32 = 24;
+export const SR_VADDR: u32 = 40;
+export const SR_DADDR: u32 = 56;
+// Ring records per RX frame: the entry and up to three controllers (so it never fills).
+export const SYNC_RING_PER_FRAME: u32 = 4;
+// Flags a backup takes from a message, and the ones it updates on an existing entry.
+export const IP_VS_CONN_F_BACKUP_MASK: u32 = 0x1f87;
+export const IP_VS_CONN_F_BACKUP_UPD_MASK: u32 = 0x0700;
+export const IP_VS_CONN_F_SEQ_MASK: u32 = 0x0600;
+// sysctl sync_threshold "3 50", and a backup's timeout for templates without one.
+export const SYNC_THRESHOLD_DEFAULT: u32 = 3;
+export const SYNC_PERIOD_DEFAULT: u32 = 50;
+export const SYNC_TEMPLATE_TIMEOUT: u32 = 180;

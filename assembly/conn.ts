@@ -39,11 +39,13 @@ import {
   IP_VS_CONN_F_INACTIVE,
   IP_VS_CONN_F_MASQ,
   IP_VS_CONN_F_NOOUTPUT,
+  IP_VS_CONN_F_TEMPLATE,
   TCP_S_NONE,
   T_NEW,
 } from "./abi";
-import { DS_ADDR, DS_AF, DS_FWD, DS_PORT, destAt, destBind, destUnbind } from "./dest";
+import { DS_ADDR, DS_AF, DS_FWD, destAt, destBind, destUnbind } from "./dest";
 import { addrWord, hashFinish, hashMix } from "./hash";
+import { tplRetry, tplUnlink } from "./persist";
 import { Eng, Mem, Pkt } from "./state";
 import { count, countDec, statsConn } from "./stats";
 import { copy16, equal16 } from "./wire/bytes";
@@ -215,16 +217,33 @@ export function connOutGet(
 // ---- Create and free -----------------------------------------------------------------
 
 /**
- * Creates an entry for the current packet (Pkt) scheduled to `dest` of `svc`
- * (ARCHITECTURE.md step 10): binds the dest, counts, links. NIL when no slot
- * (or, for IPv6, no address block) is free.
+ * Takes a free entry (and, unless `v4`, an IPv6 block, stored at CN_EXT; NIL there for
+ * IPv4). NIL when none is free. The caller fills every other field.
  */
-export function connCreate(svc: u32, dest: u32): u32 {
-  const af = Pkt.af;
-  const v4 = af == AF_INET;
+export function connAlloc(v4: bool): u32 {
   if (Eng.connTop == 0 || (!v4 && Eng.conn6Top == 0)) return NIL;
   Eng.connTop--;
   const slot = load<u32>(Mem.connFree + (<usize>Eng.connTop << 2));
+  let ext = NIL;
+  if (!v4) {
+    Eng.conn6Top--;
+    ext = load<u32>(Mem.conn6Free + (<usize>Eng.conn6Top << 2));
+  }
+  store<u32>(connAt(slot), ext, CN_EXT);
+  return slot;
+}
+
+/**
+ * Creates an entry for the current packet (Pkt) scheduled to `dest` of `svc`
+ * (ARCHITECTURE.md step 10) with destination port `dportW` (wire order) and flags
+ * `extraFlags` (ONE_PACKET) on top of the dest's: binds the dest, counts, links. NIL when no slot
+ * (or, for IPv6, no address block) is free.
+ */
+export function connCreate(svc: u32, dest: u32, dportW: u32, extraFlags: u32): u32 {
+  const af = Pkt.af;
+  const v4 = af == AF_INET;
+  const slot = connAlloc(v4);
+  if (slot == NIL) return NIL;
   const e = connAt(slot);
   const d = destAt(dest);
   const fwd: u32 = load<u8>(d, DS_FWD);
@@ -237,8 +256,7 @@ export function connCreate(svc: u32, dest: u32): u32 {
     store<u32>(e, load<u32>(d + DS_ADDR + (destV4 ? 0 : 12)), CN_DADDR);
     store<u32>(e, NIL, CN_EXT);
   } else {
-    Eng.conn6Top--;
-    const ext = load<u32>(Mem.conn6Free + (<usize>Eng.conn6Top << 2));
+    const ext = load<u32>(e, CN_EXT);
     const x = conn6At(ext);
     copy16(x + C6_CADDR, Pkt.saddr);
     copy16(x + C6_VADDR, Pkt.daddr);
@@ -246,15 +264,13 @@ export function connCreate(svc: u32, dest: u32): u32 {
     store<u32>(e, load<u32>(x, C6_CADDR + 12), CN_CADDR);
     store<u32>(e, load<u32>(x, C6_VADDR + 12), CN_VADDR);
     store<u32>(e, load<u32>(x + C6_DADDR + (destV4 ? 0 : 12)), CN_DADDR);
-    store<u32>(e, ext, CN_EXT);
   }
-  const dport: u32 = load<u16>(d, DS_PORT);
   store<u16>(e, <u16>Pkt.sport, CN_CPORT);
   store<u16>(e, <u16>Pkt.dport, CN_VPORT);
-  store<u16>(e, <u16>(dport != 0 ? dport : Pkt.dport), CN_DPORT);
+  store<u16>(e, <u16>dportW, CN_DPORT);
   store<u8>(e, <u8>Pkt.proto, CN_PROTO);
   store<u8>(e, <u8>TCP_S_NONE, CN_STATE);
-  let flags = fwd | IP_VS_CONN_F_INACTIVE;
+  let flags = fwd | IP_VS_CONN_F_INACTIVE | extraFlags;
   if (fwd != IP_VS_CONN_F_MASQ) flags |= IP_VS_CONN_F_NOOUTPUT;
   store<u32>(e, flags, CN_FLAGS);
   store<u32>(e, dest, CN_DEST);
@@ -284,11 +300,22 @@ export function connCreate(svc: u32, dest: u32): u32 {
 export function connFree(slot: u32): void {
   const e = connAt(slot);
   const flags = load<u32>(e, CN_FLAGS);
-  unlink(entryBucket(e, DIR_IN), slot << 1);
-  if ((flags & IP_VS_CONN_F_FWD_MASK) == IP_VS_CONN_F_MASQ) {
-    unlink(entryBucket(e, DIR_OUT), (slot << 1) | DIR_OUT);
+  const template = (flags & IP_VS_CONN_F_TEMPLATE) != 0;
+  if (template) {
+    tplUnlink(slot);
+  } else {
+    unlink(entryBucket(e, DIR_IN), slot << 1);
+    if ((flags & IP_VS_CONN_F_FWD_MASK) == IP_VS_CONN_F_MASQ) {
+      unlink(entryBucket(e, DIR_OUT), (slot << 1) | DIR_OUT);
+    }
   }
-  destUnbind(load<u32>(e, CN_DEST), (flags & IP_VS_CONN_F_INACTIVE) != 0);
+  // ip_vs_control_del: the controller (a template) stops counting this entry.
+  const ctl = load<u32>(e, CN_CONTROL);
+  if (ctl != NIL) {
+    const c = connAt(ctl);
+    store<u16>(c, load<u16>(c, CN_N_CONTROL) - 1, CN_N_CONTROL);
+  }
+  destUnbind(load<u32>(e, CN_DEST), (flags & IP_VS_CONN_F_INACTIVE) != 0, template);
   count(C_CONN_EXPIRED);
   countDec(C_CONNS);
   if (load<u8>(e, CN_AF) != AF_INET) {
@@ -307,6 +334,11 @@ export function connExpireAll(): u32 {
   for (let slot: u32 = 0; slot < Mem.maxConns; slot++) {
     const e = connAt(slot);
     if (load<u8>(e, CN_USED) != 0 && connExpired(e)) {
+      // A controller is kept while it controls entries, and retried later.
+      if (load<u16>(e, CN_N_CONTROL) != 0) {
+        tplRetry(e);
+        continue;
+      }
       connFree(slot);
       n++;
     }

@@ -25,7 +25,10 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
   IP_VS_CONN_F_NOOUTPUT,
+  IP_VS_CONN_F_ONE_PACKET,
   IP_VS_DEST_F_AVAILABLE,
+  IP_VS_SVC_F_ONEPACKET,
+  IP_VS_SVC_F_PERSISTENT,
   MAX_FRAME,
   NO_DEST,
   RXD_LEN,
@@ -44,6 +47,7 @@ import {
   R_CONN_FULL,
   R_DEST_UNAVAILABLE,
   R_FRAGMENT,
+  R_FTP_DATA,
   R_IP6_EXT_CHAIN,
   R_NOT_IP,
   R_NOT_L4,
@@ -75,12 +79,14 @@ import {
   connOutGet,
 } from "./conn";
 import { sysctl } from "./ctl";
-import { DS_FLAGS, destAt } from "./dest";
+import { DS_FLAGS, DS_PORT, destAt, destWeight } from "./dest";
 import { udpStateTransition } from "./proto/udp";
 import { tcpStateTransition } from "./proto/tcp";
 import { schedule } from "./sched/registry";
-import { svcFind, svcFindFwmark } from "./service";
-import { Eng, Mem, Pkt } from "./state";
+import { persistAssure, persistAttach, persistSchedule, tplTouch } from "./persist";
+import { SV_FLAGS, SV_FWMARK, SV_PORT, svcAt, svcLookup, svcTickAll } from "./service";
+import { Eng, Mem, Pkt, Sync } from "./state";
+import { syncPacket } from "./sync";
 import { count, statsPacket } from "./stats";
 import { outcome, xmit } from "./xmit";
 import { csumVerifies } from "./wire/checksum";
@@ -131,6 +137,8 @@ import { UDP_HEADER_LEN, udpLength } from "./wire/udp";
 
 /** Outcome meaning "parsed, carry on" (never written to a descriptor). */
 const CONTINUE: u32 = 0;
+/** Source port 20 (FTP data) as loaded from the wire. */
+const FTP_DATA_WIRE: u32 = 20 << 8;
 
 @inline function drop(reason: u32): u32 {
   return outcome(V_DROP, reason);
@@ -275,12 +283,67 @@ function onEntry(slot: u32, out: bool): u32 {
   }
   if (Pkt.proto == IPPROTO_TCP) tcpStateTransition(e, out, Pkt.tcpFlags);
   else udpStateTransition(e);
+  persistAssure(e, out);
   if (!out) {
     const n = load<u32>(e, CN_IN_PKTS);
     if (n != 0xffffffff) store<u32>(e, n + 1, CN_IN_PKTS);
   }
   store<u32>(e, Eng.nowMs + load<u32>(e, CN_TIMEOUT), CN_EXPIRES);
+  // Connection sync, master side (ip_vs_in calls ip_vs_sync_conn for in packets).
+  if (Sync.master && !out) syncPacket(slot);
   return xmit(e, out);
+}
+
+/**
+ * Step 7: with expire_nodest_conn, a new-connection segment (SYN without ACK) that hits
+ * an entry whose dest has weight 0 is rescheduled (ip_vs_in, spec §3.6).
+ */
+@inline function nodestReschedule(e: usize): bool {
+  if (sysctl(SYS_EXPIRE_NODEST_CONN) == 0 || Pkt.proto != IPPROTO_TCP) return false;
+  if ((Pkt.tcpFlags & (TCP_SYN | TCP_ACK)) != TCP_SYN) return false;
+  return destWeight(load<u32>(e, CN_DEST)) == 0 && load<u16>(e, CN_N_CONTROL) == 0;
+}
+
+/**
+ * Step 10 (ip_vs_schedule): picks a dest for service `svc`, through a persistence
+ * template if the service is persistent, and creates the entry (Pkt.slotNew). Returns
+ * CONTINUE or the outcome. FTP data (source port 20) is never scheduled; a
+ * non-persistent, non-fwmark service takes only its own port (a packet that reached it
+ * through the FTP or port-zero fallback is dropped).
+ */
+function newConn(svc: u32): u32 {
+  if (Pkt.sport == FTP_DATA_WIRE) return pass(R_FTP_DATA);
+  const s = svcAt(svc);
+  const flags = load<u32>(s, SV_FLAGS);
+  const svcPort: u32 = load<u16>(s, SV_PORT);
+  let dest: u32;
+  if ((flags & IP_VS_SVC_F_PERSISTENT) != 0) {
+    dest = persistSchedule(svc);
+    if (dest == NO_DEST) return drop(Pkt.err);
+  } else {
+    Pkt.tpl = NIL;
+    if (load<u32>(s, SV_FWMARK) == 0 && Pkt.dport != svcPort) return drop(R_NO_DEST);
+    dest = schedule(svc);
+    if (dest == NO_DEST) return drop(R_NO_DEST);
+  }
+  // The dest's port for packets to the service port (any port when the dest has none);
+  // persistent port-zero, fwmark and FTP-data connections keep the client's port.
+  const destPort: u32 = load<u16>(destAt(dest), DS_PORT);
+  let dport = Pkt.dport;
+  if (destPort != 0 && ((flags & IP_VS_SVC_F_PERSISTENT) == 0 || Pkt.dport == svcPort)) {
+    dport = destPort;
+  }
+  const ops = (flags & IP_VS_SVC_F_ONEPACKET) != 0 && Pkt.proto == IPPROTO_UDP
+    ? IP_VS_CONN_F_ONE_PACKET
+    : 0;
+  const slot = connCreate(svc, dest, dport, ops);
+  if (slot == NIL) {
+    if (Pkt.tpl != NIL) tplTouch(Pkt.tpl);
+    return drop(R_CONN_FULL);
+  }
+  if (Pkt.tpl != NIL) persistAttach(slot);
+  Pkt.slotNew = slot;
+  return CONTINUE;
 }
 
 /** Steps 6-12 for a parsed packet with RX mark `mark`. */
@@ -295,7 +358,10 @@ function balance(mark: u32): u32 {
   } else {
     // Step 7.
     const e = connAt(slot);
-    if (reusable(e)) {
+    if (nodestReschedule(e)) {
+      connFree(slot);
+      slot = NIL;
+    } else if (reusable(e)) {
       connFree(slot);
       count(C_CONN_REUSED);
       slot = NIL;
@@ -306,8 +372,8 @@ function balance(mark: u32): u32 {
     }
   }
   if (slot == NIL) {
-    // Step 9: service lookup (fwmark table when marked, else exact).
-    const svc = mark != 0 ? svcFindFwmark(af, mark) : svcFind(af, proto, Pkt.daddr, Pkt.dport);
+    // Step 9: service lookup (fwmark, exact, FTP and port-zero fallbacks: service.ts).
+    const svc = svcLookup(af, proto, Pkt.daddr, Pkt.dport, mark);
     if (svc == NIL) return pass(R_NOT_VIP);
     if (proto == IPPROTO_TCP) {
       // RST never creates an entry; without SYN only when sloppy_tcp is set.
@@ -317,10 +383,13 @@ function balance(mark: u32): u32 {
       }
     }
     // Step 10.
-    const dest = schedule(svc);
-    if (dest == NO_DEST) return drop(R_NO_DEST);
-    slot = connCreate(svc, dest);
-    if (slot == NIL) return drop(R_CONN_FULL);
+    const r = newConn(svc);
+    if (r != CONTINUE) return r;
+    slot = Pkt.slotNew;
+    const v = onEntry(slot, false);
+    // One-packet scheduling: the entry goes as soon as its packet has been handled.
+    if ((load<u32>(connAt(slot), CN_FLAGS) & IP_VS_CONN_F_ONE_PACKET) != 0) connFree(slot);
+    return v;
   }
   return onEntry(slot, false);
 }
@@ -370,5 +439,7 @@ export function processBatch(n: u32, now: f64): u32 {
 export function expire(now: f64): u32 {
   if (!Mem.ready) return 0;
   Eng.nowMs = toMs(now);
-  return connExpireAll();
+  const n = connExpireAll();
+  svcTickAll();
+  return n;
 }

@@ -4,6 +4,9 @@
 import {
   SYS_CONN_REUSE_MODE,
   SYS_COUNT,
+  SYS_IP_UNPRIVILEGED_PORT_START,
+  SYS_LBLCR_EXPIRATION,
+  SYS_LBLC_EXPIRATION,
   SYS_PMTU_DISC,
   TCP_S_COUNT,
   TCP_S_ESTABLISHED,
@@ -19,6 +22,9 @@ import { Mem } from "./state";
 
 /** Timeout of a new entry until its first state transition (IPVS: 3 s). */
 const NEW_TIMEOUT: u32 = 3;
+/** lblc_expiration and lblcr_expiration default (24 h), and ip_unprivileged_port_start. */
+const LBLC_EXPIRATION: u32 = 86400;
+const UNPRIVILEGED_PORT_START: u32 = 1024;
 /** Largest settable timeout, s: its value in ms stays within the wrap-safe i32 compare. */
 const MAX_TIMEOUT: u32 = 2147483;
 
@@ -30,7 +36,10 @@ const MAX_TIMEOUT: u32 = 2147483;
   return Mem.timeouts + (<usize>slot << 2);
 }
 
-/** Defaults: spec §3.1 timeouts; conn_reuse_mode 1, pmtu_disc 1, the rest 0 (§9). */
+/**
+ * Defaults: spec §3.1 timeouts; conn_reuse_mode 1, pmtu_disc 1, lblc(r)_expiration
+ * 86400, ip_unprivileged_port_start 1024, the rest 0 (§9).
+ */
 export function ctlReset(): void {
   for (let s: u32 = 0; s < TCP_S_COUNT; s++) {
     store<u32>(timeoutAt(T_TCP_BASE + s), load<u32>(TCP_TIMEOUTS + (<usize>s << 2)));
@@ -40,6 +49,9 @@ export function ctlReset(): void {
   memory.fill(Mem.sysctls, 0, <usize>SYS_COUNT << 2);
   store<u32>(Mem.sysctls + (<usize>SYS_CONN_REUSE_MODE << 2), 1);
   store<u32>(Mem.sysctls + (<usize>SYS_PMTU_DISC << 2), 1);
+  store<u32>(Mem.sysctls + (<usize>SYS_LBLC_EXPIRATION << 2), LBLC_EXPIRATION);
+  store<u32>(Mem.sysctls + (<usize>SYS_LBLCR_EXPIRATION << 2), LBLC_EXPIRATION);
+  store<u32>(Mem.sysctls + (<usize>SYS_IP_UNPRIVILEGED_PORT_START << 2), UNPRIVILEGED_PORT_START);
 }
 
 /** Sets sysctl `index` (SYS_*); out-of-range indices are ignored. */

@@ -29,7 +29,10 @@ import {
   IP_VS_DEST_F_AVAILABLE,
   IP_VS_DEST_F_OVERLOAD,
   NO_DEST,
+  SYS_EXPIRE_NODEST_CONN,
 } from "./abi";
+import { sysctl } from "./ctl";
+import { connFlushNodest } from "./persist";
 import { schedAddDest, schedDelDest, schedEditDest } from "./sched/registry";
 import {
   SV_AF,
@@ -48,7 +51,8 @@ import { equal16 } from "./wire/bytes";
 //  0 af  1 fwd  2 used  3 tun type  4 flags (AVAILABLE, OVERLOAD)  8 port (wire)
 // 10 tun port (wire)  12 tun flags  16 weight (i32)  20 u-threshold  24 l-threshold
 // 28 active  32 inactive  36 persistent  40 refcnt (bound conns)  44 svc
-// 48 next  52 prev  64 addr (16; IPv4 in the first 4 bytes)
+// 48 next  52 prev  56 last weight (the latest non-zero weight; ip_vs_mh.c uses it)
+// 64 addr (16; IPv4 in the first 4 bytes)
 export const DEST_SIZE: u32 = 128;
 export const DS_AF: u32 = 0;
 export const DS_FWD: u32 = 1;
@@ -68,6 +72,7 @@ export const DS_REFCNT: u32 = 40;
 export const DS_SVC: u32 = 44;
 export const DS_NEXT: u32 = 48;
 export const DS_PREV: u32 = 52;
+export const DS_LAST_WEIGHT: u32 = 56;
 export const DS_ADDR: u32 = 64;
 
 export const DEST_FREE: u32 = 0;
@@ -123,6 +128,31 @@ export function destBind(dest: u32): void {
   }
 }
 
+/** Binds a persistence template: persistConns++, reference, upper threshold (active + inact). */
+export function destBindTemplate(dest: u32): void {
+  const d = destAt(dest);
+  store<u32>(d, load<u32>(d, DS_PERSIST) + 1, DS_PERSIST);
+  store<u32>(d, load<u32>(d, DS_REFCNT) + 1, DS_REFCNT);
+  const u = load<u32>(d, DS_UTHRESH);
+  if (u > 0 && <u64>load<u32>(d, DS_ACTIVE) + <u64>load<u32>(d, DS_INACT) >= <u64>u) {
+    store<u32>(d, load<u32>(d, DS_FLAGS) | IP_VS_DEST_F_OVERLOAD, DS_FLAGS);
+  }
+}
+
+/** Takes a reference on a dest (an lblc/lblcr cache entry naming it). */
+export function destHold(dest: u32): void {
+  const d = destAt(dest);
+  store<u32>(d, load<u32>(d, DS_REFCNT) + 1, DS_REFCNT);
+}
+
+/** Drops a reference; a trash dest with no references left is freed. */
+export function destPut(dest: u32): void {
+  const d = destAt(dest);
+  const refs = load<u32>(d, DS_REFCNT) - 1;
+  store<u32>(d, refs, DS_REFCNT);
+  if (refs == 0 && load<u8>(d, DS_USED) == DEST_TRASH) destFree(dest);
+}
+
 /** Moves one connection between inactConns and activeConns. */
 export function destSetActive(dest: u32, active: bool): void {
   const d = destAt(dest);
@@ -140,9 +170,10 @@ export function destSetActive(dest: u32, active: bool): void {
  * lower threshold (or 3/4 of the upper one, or at once when neither is set), and
  * drops the reference; a trash dest with no references left is freed.
  */
-export function destUnbind(dest: u32, inactive: bool): void {
+export function destUnbind(dest: u32, inactive: bool, template: bool): void {
   const d = destAt(dest);
-  if (inactive) store<u32>(d, load<u32>(d, DS_INACT) - 1, DS_INACT);
+  if (template) store<u32>(d, load<u32>(d, DS_PERSIST) - 1, DS_PERSIST);
+  else if (inactive) store<u32>(d, load<u32>(d, DS_INACT) - 1, DS_INACT);
   else store<u32>(d, load<u32>(d, DS_ACTIVE) - 1, DS_ACTIVE);
   const total = <u64>load<u32>(d, DS_ACTIVE) + <u64>load<u32>(d, DS_INACT);
   const l = <u64>load<u32>(d, DS_LTHRESH);
@@ -231,6 +262,7 @@ export function addDest(svc: u32): i32 {
   store<u16>(d, load<u16>(c, CTL_PORT), DS_PORT);
   memory.copy(d + DS_ADDR, c + CTL_ADDR, 16);
   applySpec(d);
+  store<i32>(d, load<i32>(d, DS_WEIGHT), DS_LAST_WEIGHT);
   store<u32>(d, svc, DS_SVC);
   // Link at the head (IPVS list_add_rcu onto svc->destinations).
   const s = svcAt(svc);
@@ -263,6 +295,8 @@ export function editDest(dest: u32): i32 {
     store<u32>(d, load<u32>(d, DS_FLAGS) & ~IP_VS_DEST_F_OVERLOAD, DS_FLAGS);
   }
   applySpec(d);
+  // __ip_vs_update_dest keeps the latest non-zero weight (mh tables use it).
+  if (load<i32>(d, DS_WEIGHT) != 0) store<i32>(d, load<i32>(d, DS_WEIGHT), DS_LAST_WEIGHT);
   schedEditDest(svc, dest);
   return <i32>dest;
 }
@@ -290,6 +324,7 @@ function destDelete(dest: u32, hook: bool): void {
 export function delDest(dest: u32): i32 {
   if (!Mem.ready || !isLive(dest)) return -ENOENT;
   destDelete(dest, true);
+  if (sysctl(SYS_EXPIRE_NODEST_CONN) != 0) connFlushNodest();
   return 0;
 }
 
@@ -333,4 +368,22 @@ export function destAf(dest: u32): u32 {
 /** Address of the dest's 16-byte address field (IPv4 in the first 4 bytes). */
 export function destAddr(dest: u32): usize {
   return dest < Mem.maxDests ? destAt(dest) + DS_ADDR : 0;
+}
+
+/**
+ * Writes a dest's identity and weights at L_SCRATCH (u32 words: svc, af, port (host order),
+ * weight, last weight, flags, then the 16 address bytes); 0, or -ENOENT for a free slot.
+ */
+export function destInfoInto(dest: u32): i32 {
+  if (!Mem.ready || !used(dest)) return -ENOENT;
+  const d = destAt(dest);
+  const p = Mem.scratch;
+  store<u32>(p, load<u32>(d, DS_SVC));
+  store<u32>(p, load<u8>(d, DS_AF), 4);
+  store<u32>(p, <u32>bswap<u16>(load<u16>(d, DS_PORT)), 8);
+  store<i32>(p, load<i32>(d, DS_WEIGHT), 12);
+  store<i32>(p, load<i32>(d, DS_LAST_WEIGHT), 16);
+  store<u32>(p, load<u32>(d, DS_FLAGS), 20);
+  memory.copy(p + 24, d + DS_ADDR, 16);
+  return 0;
 }

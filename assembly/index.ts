@@ -19,4 +19,8 @@ export {
   destFlags,
   destAf,
   destAddr,
+  destInfoInto,
 } from "./dest";
+export { setSchedSlots, schedTableInto } from "./sched/table";
+export { schedProbe } from "./sched/probe";
+export { syncSetup, syncDrain, syncConn } from "./sync";

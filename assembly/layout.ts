@@ -20,9 +20,14 @@
 //  | dests, dest stack       | maxDests × DEST_SIZE, × u32     L_DESTS
 //  | service stats           | maxServices × STATS_WORDS × u64 L_SVC_STATS
 //  | dest stats              | maxDests × STATS_WORDS × u64    L_DEST_STATS
-//  | scratch (dest lists)    | maxDests × u32                  L_SCRATCH
+//  | scratch (dest lists)    | max(maxDests, 2·block) × u32    L_SCRATCH
 //  | ports                   | PORT_MAX × PORT_SIZE
 //  | neighbours              | NEIGH_RECORDS × NEIGH_SIZE
+//  | template buckets, key   | tplBuckets × u32, 32 bytes
+//  | sched table blocks      | schedTables × block × u32, stack (sched/table.ts)
+//  | lblc entries, stack     | lblcEntries × LBLC_SIZE, × u32  (sched/locality.ts)
+//  | lblcr set nodes, stack  | lblcNodes × NODE_SIZE, × u32
+//  | sync ring, entry state  | batch × 4 × SYNC_REC_SIZE, maxConns × 8  L_SYNC_RING (sync.ts)
 //  +-------------------------+ L_END
 import {
   CONN6_SIZE,
@@ -46,8 +51,12 @@ import {
   L_MAX_CONNS6,
   L_MAX_DESTS,
   L_MAX_SVCS,
+  L_MH_SIZE,
   L_RX_DESC,
+  L_SCHED_TABLES,
   L_SCRATCH,
+  L_SYNC_CAP,
+  L_SYNC_RING,
   L_SLOTS,
   L_SLOT_COUNT,
   L_SVCS,
@@ -59,6 +68,7 @@ import {
   RXD_SIZE,
   SLOT_SIZE,
   STATS_WORDS,
+  SYNC_RING_PER_FRAME,
   SYS_COUNT,
   T_COUNT,
   TXD_SIZE,
@@ -68,7 +78,10 @@ import { ctlReset } from "./ctl";
 import { DEST_SIZE, destReset } from "./dest";
 import { NEIGH_RECORDS, NEIGH_SIZE, PORT_SIZE, neighReset } from "./neigh";
 import { SVC_SIZE, svcReset } from "./service";
+import { LBLC_SIZE, NODE_SIZE, localityReset } from "./sched/locality";
+import { MH_SIZES, blockWords, tableReset } from "./sched/table";
 import { Eng, Mem } from "./state";
+import { syncConnBytes, syncReset, syncRingBytes } from "./sync";
 
 const ALIGN: u64 = 64;
 /** Size limits (shared with the reference engine); they also keep every product in range. */
@@ -76,6 +89,7 @@ const MAX_CONNS: u32 = 1 << 24;
 const MAX_SERVICES: u32 = 1 << 16;
 const MAX_DESTS: u32 = 1 << 20;
 const MAX_BATCH: u32 = 4096;
+const MAX_LBLC: u32 = 1 << 22;
 /** Highest usable end of memory: 4 GiB minus one page. */
 const MEMORY_LIMIT: u64 = (<u64>1 << 32) - 65536;
 
@@ -108,14 +122,26 @@ export function init(
   maxDests: u32,
   batch: u32,
   seed: u32,
+  schedTables: u32,
+  mhIndex: u32,
+  lblcEntries: u32,
+  lblcNodes: u32,
+  schedSeed: u32,
 ): i32 {
   if (Mem.ready) return -EBUSY;
+  // mhIndex is IPVS's CONFIG_IP_VS_MH_TAB_INDEX (8..17): M = MH_SIZES[mhIndex - 8].
+  if (mhIndex < 8 || mhIndex > 17) return -EINVAL;
+  if (schedTables > MAX_SERVICES || lblcEntries > MAX_LBLC || lblcNodes > MAX_LBLC) return -EINVAL;
   if (maxConns == 0 || maxConns > MAX_CONNS || maxConns6 > maxConns) return -EINVAL;
   if (maxServices == 0 || maxServices > MAX_SERVICES) return -EINVAL;
   if (maxDests == 0 || maxDests > MAX_DESTS) return -EINVAL;
   if (batch == 0 || batch > MAX_BATCH) return -EINVAL;
   const bucketCount = pow2(maxConns) << 1; // up to two nodes per entry
   const svcBucketCount = pow2(maxServices << 1);
+  const tplBucketCount = max<u32>(16, pow2(maxConns) >> 2);
+  const mhSize = load<u32>(MH_SIZES + (<usize>(mhIndex - 8) << 2));
+  const block = blockWords(mhSize);
+  const scratchWords = max<u32>(maxDests, block << 1);
 
   let p: u64 = after(<u64>__heap_base, 0);
   const layoutAt = <usize>p;
@@ -159,11 +185,31 @@ export function init(
   const destStats = <usize>p;
   p = after(p, <u64>maxDests * STATS_WORDS << 3);
   const scratch = <usize>p;
-  p = after(p, <u64>maxDests << 2);
+  p = after(p, <u64>scratchWords << 2);
   const ports = <usize>p;
   p = after(p, <u64>PORT_MAX * PORT_SIZE);
   const neigh = <usize>p;
   p = after(p, <u64>NEIGH_RECORDS * NEIGH_SIZE);
+  const tplBuckets = <usize>p;
+  p = after(p, <u64>tplBucketCount << 2);
+  const tplKey = <usize>p;
+  p = after(p, 32);
+  const tables = <usize>p;
+  p = after(p, (<u64>schedTables * block) << 2);
+  const tableFree = <usize>p;
+  p = after(p, <u64>schedTables << 2);
+  const lblc = <usize>p;
+  p = after(p, <u64>lblcEntries * LBLC_SIZE);
+  const lblcFree = <usize>p;
+  p = after(p, <u64>lblcEntries << 2);
+  const nodes = <usize>p;
+  p = after(p, <u64>lblcNodes * NODE_SIZE);
+  const nodeFree = <usize>p;
+  p = after(p, <u64>lblcNodes << 2);
+  const syncRing = <usize>p;
+  p = after(p, syncRingBytes(batch));
+  const syncConns = <usize>p;
+  p = after(p, syncConnBytes(maxConns));
   const end = p;
   if (end > MEMORY_LIMIT) return -ENOMEM;
 
@@ -203,7 +249,25 @@ export function init(
   Mem.scratch = scratch;
   Mem.ports = ports;
   Mem.neigh = neigh;
+  Mem.tplBuckets = tplBuckets;
+  Mem.tplBucketMask = tplBucketCount - 1;
+  Mem.tplKey = tplKey;
+  Mem.schedTables = tables;
+  Mem.schedTableCount = schedTables;
+  Mem.schedBlockWords = block;
+  Mem.schedTableFree = tableFree;
+  Mem.mhSize = mhSize;
+  Mem.mhBits = mhIndex >> 1;
+  Mem.lblcEntries = lblc;
+  Mem.lblcMax = lblcEntries;
+  Mem.lblcFree = lblcFree;
+  Mem.lblcNodes = nodes;
+  Mem.lblcNodeMax = lblcNodes;
+  Mem.lblcNodeFree = nodeFree;
   Eng.seed = seed;
+  Eng.schedSeed = schedSeed;
+  Eng.ftpSvcs = 0;
+  Eng.nullSvcs = 0;
   Eng.nowMs = 0;
   Eng.ipId = 0;
   Eng.nTx = 0;
@@ -215,6 +279,10 @@ export function init(
   destReset();
   neighReset();
   ctlReset();
+  syncReset(syncRing, batch * SYNC_RING_PER_FRAME, syncConns);
+  memory.fill(tplBuckets, 0xff, <usize>tplBucketCount << 2);
+  tableReset();
+  localityReset();
 
   publish(L_RX_DESC, rxDesc);
   publish(L_TX_DESC, txDesc);
@@ -238,6 +306,10 @@ export function init(
   publish(L_DEST_STATS, destStats);
   publish(L_END, <usize>end);
   publish(L_SCRATCH, scratch);
+  publish(L_SYNC_RING, syncRing);
+  publish(L_SYNC_CAP, batch * SYNC_RING_PER_FRAME);
+  publish(L_MH_SIZE, mhSize);
+  publish(L_SCHED_TABLES, schedTables);
   Mem.ready = true;
   return 0;
 }

@@ -20,12 +20,18 @@ import {
   ENOENT,
   ENOMEM,
   ESRCH,
+  IPPROTO_TCP,
   NO_DEST,
   SCHED_COUNT,
+  SYS_EXPIRE_NODEST_CONN,
+  SYS_IP_UNPRIVILEGED_PORT_START,
 } from "./abi";
 import { addrWord, hashFinish, hashMix } from "./hash";
 import { destDeleteAll, destNext } from "./dest";
-import { schedInitService } from "./sched/registry";
+import { sysctl } from "./ctl";
+import { connFlushNodest } from "./persist";
+import { schedDoneService, schedInitService, schedNeedsTable, schedTick } from "./sched/registry";
+import { tableAvailable } from "./sched/table";
 import { Eng, Mem } from "./state";
 import { statsZeroSvc } from "./stats";
 import { equal16 } from "./wire/bytes";
@@ -58,6 +64,9 @@ export const SVC_LIVE: u32 = 1;
 export const SVC_DELETED: u32 = 2;
 
 export const NIL: u32 = 0xffffffff;
+/** Port 21 in wire order, and the FTP data port (host order). */
+const FTP_WIRE: u32 = 21 << 8;
+const FTPDATA_PORT: u32 = 20;
 
 @inline export function svcAt(svc: u32): usize {
   return Mem.svcs + <usize>svc * SVC_SIZE;
@@ -124,6 +133,38 @@ export function svcFindFwmark(af: u32, mark: u32): u32 {
   return NIL;
 }
 
+/**
+ * The service a packet without an entry belongs to (spec §2.7, ip_vs_service_find): the
+ * fwmark table first when the packet is marked, then the exact key; then, for TCP, the
+ * (VIP, 21) service for destination port 20 or an unprivileged port; then (VIP, 0).
+ * Ports in wire order. NIL if none.
+ */
+export function svcLookup(af: u32, proto: u32, addr: usize, port: u32, mark: u32): u32 {
+  if (mark != 0) {
+    const s = svcFindFwmark(af, mark);
+    if (s != NIL) return s;
+  }
+  let s = svcFind(af, proto, addr, port);
+  if (s != NIL) return s;
+  if (proto == IPPROTO_TCP && Eng.ftpSvcs != 0) {
+    const hp = <u32>bswap<u16>(<u16>port);
+    if (hp == FTPDATA_PORT || hp >= sysctl(SYS_IP_UNPRIVILEGED_PORT_START)) {
+      s = svcFind(af, proto, addr, FTP_WIRE);
+      if (s != NIL) return s;
+    }
+  }
+  if (Eng.nullSvcs != 0) s = svcFind(af, proto, addr, 0);
+  return s;
+}
+
+/** Counts port-21 and port-0 services (the lookup's fallbacks run only when some exist). */
+function countSpecialPort(s: usize, delta: i32): void {
+  if (load<u32>(s, SV_FWMARK) != 0) return;
+  const port: u32 = load<u16>(s, SV_PORT);
+  if (port == FTP_WIRE) Eng.ftpSvcs += <u32>delta;
+  else if (port == 0) Eng.nullSvcs += <u32>delta;
+}
+
 function bucketOfSvc(s: usize): usize {
   return bucketOf(
     load<u8>(s, SV_AF),
@@ -184,7 +225,7 @@ export function addService(): i32 {
   if (fwmark != 0 ? svcFindFwmark(af, fwmark) != NIL : svcFind(af, proto, addr, port) != NIL) {
     return -EEXIST;
   }
-  if (Eng.svcTop == 0) return -ENOMEM;
+  if (Eng.svcTop == 0 || (schedNeedsTable(sched) && !tableAvailable())) return -ENOMEM;
   Eng.svcTop--;
   const svc = load<u32>(Mem.svcFree + (<usize>Eng.svcTop << 2));
   const s = svcAt(svc);
@@ -205,6 +246,7 @@ export function addService(): i32 {
   const b = bucketOfSvc(s);
   store<u32>(s, load<u32>(b), SV_NEXT);
   store<u32>(b, svc);
+  countSpecialPort(s, 1);
   statsZeroSvc(svc);
   schedInitService(svc);
   return <i32>svc;
@@ -221,10 +263,15 @@ export function editService(svc: u32): i32 {
   const sched: u32 = load<u8>(c, CTL_SCHED);
   if (sched >= SCHED_COUNT) return -ENOENT;
   const s = svcAt(svc);
+  const old: u32 = load<u8>(s, SV_SCHED);
+  if (sched != old && schedNeedsTable(sched) && !schedNeedsTable(old) && !tableAvailable()) {
+    return -ENOMEM;
+  }
   store<u32>(s, load<u32>(c, CTL_FLAGS), SV_FLAGS);
   store<u32>(s, load<u32>(c, CTL_TIMEOUT), SV_TIMEOUT);
   store<u32>(s, load<u32>(c, CTL_NETMASK), SV_NETMASK);
-  if (sched != <u32>load<u8>(s, SV_SCHED)) {
+  if (sched != old) {
+    schedDoneService(svc);
     store<u8>(s, <u8>sched, SV_SCHED);
     schedInitService(svc);
   }
@@ -235,8 +282,11 @@ export function editService(svc: u32): i32 {
 export function delService(svc: u32): i32 {
   if (!Mem.ready || !svcIsLive(svc)) return -ESRCH;
   svcUnhash(svc);
-  destDeleteAll(svc);
   const s = svcAt(svc);
+  countSpecialPort(s, -1);
+  destDeleteAll(svc);
+  schedDoneService(svc);
+  if (sysctl(SYS_EXPIRE_NODEST_CONN) != 0) connFlushNodest();
   store<u8>(s, SVC_DELETED, SV_USED);
   if (load<u32>(s, SV_DEST_RECORDS) == 0) svcFree(svc);
   return 0;
@@ -258,4 +308,11 @@ export function destListInto(svc: u32): i32 {
     d = destNext(svc, d);
   }
   return <i32>n;
+}
+
+/** The schedulers' timers at expire() time, in service order (lblc/lblcr cache GC). */
+export function svcTickAll(): void {
+  for (let svc: u32 = 0; svc < Mem.maxSvcs; svc++) {
+    if (svcIsLive(svc)) schedTick(svc);
+  }
 }

@@ -43,6 +43,27 @@ export class Mem {
   static neighMask: u32 = 0;
   static timeouts: usize = 0;
   static sysctls: usize = 0;
+
+  /** Persistence templates: their own hash chains (conn entries, linked by CN_LINK_IN). */
+  static tplBuckets: usize = 0;
+  static tplBucketMask: u32 = 0;
+  /** Key scratch of the template being looked up: snet (16 bytes), then vaddr (16). */
+  static tplKey: usize = 0;
+  /** Scheduler table blocks (sh/dh/mh slots, lblc/lblcr buckets), schedBlockWords u32 each. */
+  static schedTables: usize = 0;
+  static schedTableCount: u32 = 0;
+  static schedBlockWords: u32 = 0;
+  static schedTableFree: usize = 0;
+  /** The Maglev table size M (a prime, IPVS's CONFIG_IP_VS_MH_TAB_INDEX) and its weight bits. */
+  static mhSize: u32 = 0;
+  static mhBits: u32 = 0;
+  /** lblc/lblcr cache entries and lblcr dest-set nodes, with their free stacks. */
+  static lblcEntries: usize = 0;
+  static lblcMax: u32 = 0;
+  static lblcFree: usize = 0;
+  static lblcNodes: usize = 0;
+  static lblcNodeMax: u32 = 0;
+  static lblcNodeFree: usize = 0;
 }
 
 /** Engine-wide scalars that change at run time. */
@@ -60,6 +81,14 @@ export class Eng {
   static neighCount: u32 = 0;
   /** TX descriptors written in the current batch. */
   static nTx: u32 = 0;
+  /** Seed of the schedulers' random sources (twos), from the config. */
+  static schedSeed: u32 = 0;
+  static schedTableTop: u32 = 0;
+  static lblcTop: u32 = 0;
+  static lblcNodeTop: u32 = 0;
+  /** Live services on port 21 and on port 0 (IPVS ftpsvc_counter / nullsvc_counter). */
+  static ftpSvcs: u32 = 0;
+  static nullSvcs: u32 = 0;
 }
 
 /**
@@ -90,4 +119,27 @@ export class Pkt {
   static dport: u32 = 0;
   /** TCP flags byte (0 for UDP). */
   static tcpFlags: u32 = 0;
+  /** Persistence: the template controlling the new connection (NIL if none). */
+  static tpl: u32 = 0xffffffff;
+  /** Why a persistent schedule failed (R_NO_DEST or R_CONN_FULL). */
+  static err: u32 = 0;
+  /** The entry step 10 created. */
+  static slotNew: u32 = 0;
+}
+
+/** Connection sync (assembly/sync.ts): the settings of syncSetup and the ring. */
+export class Sync {
+  /** Sync ring (records) and per-entry sync state (SYNC_CONN_SIZE each), carved by init. */
+  static ring: usize = 0;
+  static cap: u32 = 0;
+  static n: u32 = 0;
+  static conns: usize = 0;
+  /** Master role on: in-direction packets run the sync decision. */
+  static master: bool = false;
+  static version: u32 = 1;
+  static threshold: u32 = 3;
+  static period: u32 = 50;
+  static refreshMs: u32 = 0;
+  static retries: u32 = 0;
+  static persistMode: u32 = 0;
 }

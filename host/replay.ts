@@ -200,9 +200,14 @@ async function read(path: string, what: string): Promise<Uint8Array> {
  * The replay command.
  *
  * @param argv arguments after the program name
+ * @param make creates the engine (default {@linkcode createEngine}; a bundle, which cannot
+ *   load engine modules by path, passes one that has them: replay_node.ts)
  * @returns the exit code: 0 done, 1 bad input
  */
-export async function main(argv: string[]): Promise<number> {
+export async function main(
+  argv: string[],
+  make: (kind: EngineKind, config: EngineConfig) => Promise<Engine> = createEngine,
+): Promise<number> {
   try {
     const args = parseReplayArgs(argv);
     if (args === "help") {
@@ -224,7 +229,7 @@ export async function main(argv: string[]): Promise<number> {
       if (msg.startsWith("Cannot read pcap")) throw new Error(`${args.input}: ${msg}`);
       throw e;
     }
-    const engine = await createEngine(args.engine, args.config);
+    const engine = await make(args.engine, args.config);
     const { outPcap, summary } = runReplay(engine, plan);
     try {
       await writeFile(args.output, outPcap);

@@ -306,13 +306,38 @@ function check(what: string, r: number): void {
 }
 
 /**
+ * One engine call of a replay, as an observer of {@linkcode runReplay} sees it. The views of
+ * `io` (verdicts, reasons, TX frames) are valid only during the call.
+ */
+export interface ReplayBatch {
+  /** Index in the capture of the batch's first frame (RX descriptor 0). */
+  start: number;
+  /** Frames in the batch (RX descriptors [0, n)). */
+  n: number;
+  /** The clock of the batch, µs (the frames' capture time). */
+  now: number;
+  /** TX descriptors written (their `rx` is relative to `start`). */
+  nTx: number;
+  engine: Engine;
+  io: FrameIo;
+}
+
+/** Called after each batch, before neighbours are learnt from it. */
+export type ReplayObserver = (batch: ReplayBatch) => void;
+
+/**
  * Configures port 0, neighbours and rules on `engine`, then runs the capture through it.
  *
  * @param engine a fresh engine
  * @param plan from {@linkcode prepareReplay}
+ * @param observe called after every batch (per-frame traces: host/explain.ts)
  * @returns the output capture and the summary
  */
-export function runReplay(engine: Engine, plan: ReplayPlan): ReplayResult {
+export function runReplay(
+  engine: Engine,
+  plan: ReplayPlan,
+  observe?: ReplayObserver,
+): ReplayResult {
   const o = plan.options;
   check(
     "port 0",
@@ -351,6 +376,7 @@ export function runReplay(engine: Engine, plan: ReplayPlan): ReplayResult {
       out.write(records[start + io.txRx(t)].tsMicros, io.txView(t));
     }
     txFrames += nTx;
+    observe?.({ start, n, now, nTx, engine, io });
     if (o.learn) {
       // The engine passes ARP (not_ip) and ICMPv6 (not_l4) up to the host stack; the
       // host is where neighbours are learnt.
@@ -418,6 +444,7 @@ export function runReplay(engine: Engine, plan: ReplayPlan): ReplayResult {
  * @param rulesText rules in ipvsadm-save format
  * @param pcapBytes a classic pcap file with Ethernet frames
  * @param options replay options
+ * @param observe called after every batch (see {@linkcode runReplay})
  * @returns the output capture (every transmitted frame, stamped with its RX frame's time)
  *   and a summary
  * @throws like {@linkcode prepareReplay}, before the engine is touched
@@ -427,8 +454,10 @@ export function replay(
   rulesText: string,
   pcapBytes: Uint8Array,
   options: ReplayOptions = {},
+  observe?: ReplayObserver,
 ): ReplayResult {
-  return runReplay(engine, prepareReplay(rulesText, pcapBytes, options, engineLimits(engine)));
+  const plan = prepareReplay(rulesText, pcapBytes, options, engineLimits(engine));
+  return runReplay(engine, plan, observe);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { FrameIo } from "../host/engine/frames.ts";
 import { C_COUNT, REASON_NAMES } from "../host/engine/abi.gen.ts";
 import { dest, ENGINES, type Lab, RS4, RS6, setupLab, SMALL_CONFIG } from "./fixtures/lab.ts";
 import { type GenFrame, Traffic } from "./fixtures/traffic.ts";
+import { schedDifferential } from "./fixtures/sched_scenario.ts";
 
 const FRAMES = Number(Deno.env.get("WVS_DIFF_FRAMES") ?? 1_000_000);
 const SEED = Number(Deno.env.get("WVS_DIFF_SEED") ?? (Date.now() % 0x7fffffff));
@@ -135,5 +136,13 @@ Deno.test({
     for (const need of ["1/none", "2/bad_ip_csum", "2/trunc_l4", "2/fragment", "3/not_vip", "3/tcp_no_syn"]) {
       if (FRAMES >= 100_000) assert.ok(verdictTally.has(need), `stream never produced ${need}`);
     }
+  },
+});
+
+Deno.test({
+  name: `the engines agree on ${FRAMES} seeded frames to every scheduler, persistence and -o (seed ${SEED})`,
+  fn: async () => {
+    console.log(`sched differential: seed=${SEED} frames=${FRAMES} (rerun: WVS_DIFF_SEED=${SEED})`);
+    console.log(`sched differential: ${await schedDifferential(FRAMES, SEED)}`);
   },
 });

@@ -2,14 +2,55 @@
 // (DPVS ip_vs_sched.c style; no dynamic loading). A switch rather than a table of
 // function references keeps the data path free of runtime objects (stub runtime).
 // Adding a scheduler touches its file, one case per hook here and the ABI id.
-import { NO_DEST, SCHED_RR, SCHED_WLC, SCHED_WRR } from "../abi";
+// sh, dh, mh, lblc and lblcr keep a table block (sched/table.ts) in scheduler word 0.
+import {
+  NO_DEST,
+  SCHED_DH,
+  SCHED_FO,
+  SCHED_LBLC,
+  SCHED_LBLCR,
+  SCHED_LC,
+  SCHED_MH,
+  SCHED_NQ,
+  SCHED_OVF,
+  SCHED_RR,
+  SCHED_SED,
+  SCHED_SH,
+  SCHED_TWOS,
+  SCHED_WLC,
+  SCHED_WRR,
+} from "../abi";
 import { SV_SCHED, SV_SCHED_DATA, svcAt } from "../service";
+import { dhSchedule } from "./dh";
+import { foSchedule } from "./fo";
+import { lblcSchedule } from "./lblc";
+import { lblcrSchedule } from "./lblcr";
+import { lcSchedule } from "./lc";
+import { localityFlush, localityInit, localityTick } from "./locality";
+import { mhSchedule } from "./mh";
+import { nqSchedule } from "./nq";
+import { ovfSchedule } from "./ovf";
 import { rrDelDest, rrInitService, rrSchedule } from "./rr";
+import { schedWord } from "./scheduler";
+import { sedSchedule } from "./sed";
+import { shSchedule } from "./sh";
+import { tableAlloc, tableForget, tableFree } from "./table";
+import { twosInitService, twosSchedule } from "./twos";
 import { wlcSchedule } from "./wlc";
 import { wrrDestsChanged, wrrInitService, wrrSchedule } from "./wrr";
 
 @inline function schedOf(svc: u32): u32 {
   return load<u8>(svcAt(svc), SV_SCHED);
+}
+
+/** Schedulers that need a table block (checked with tableAvailable before binding). */
+export function schedNeedsTable(id: u32): bool {
+  return id == SCHED_SH || id == SCHED_DH || id == SCHED_MH || id == SCHED_LBLC ||
+    id == SCHED_LBLCR;
+}
+
+@inline function isLocality(id: u32): bool {
+  return id == SCHED_LBLC || id == SCHED_LBLCR;
 }
 
 /** Binds the service's scheduler: fresh state (on add, and on a scheduler change). */
@@ -18,6 +59,21 @@ export function schedInitService(svc: u32): void {
   memory.fill(svcAt(svc) + SV_SCHED_DATA, 0, 16);
   if (id == SCHED_RR) rrInitService(svc);
   else if (id == SCHED_WRR) wrrInitService(svc);
+  else if (id == SCHED_TWOS) twosInitService(svc);
+  else if (schedNeedsTable(id)) {
+    const t = tableAlloc();
+    store<u32>(schedWord(svc, 0), t);
+    if (isLocality(id)) localityInit(t);
+  }
+}
+
+/** Unbinds the service's scheduler (service deleted, or another scheduler chosen). */
+export function schedDoneService(svc: u32): void {
+  const id = schedOf(svc);
+  if (!schedNeedsTable(id)) return;
+  const t = load<u32>(schedWord(svc, 0));
+  if (isLocality(id)) localityFlush(t, id == SCHED_LBLCR);
+  tableFree(t);
 }
 
 /** A dest was added at the head of the list. */
@@ -35,13 +91,32 @@ export function schedDelDest(svc: u32, dest: u32): void {
   const id = schedOf(svc);
   if (id == SCHED_RR) rrDelDest(svc, dest);
   else if (id == SCHED_WRR) wrrDestsChanged(svc);
+  else if (id == SCHED_SH || id == SCHED_DH || id == SCHED_MH) tableForget(svc, dest);
 }
 
-/** Picks a dest for a new connection, or NO_DEST. */
-export function schedule(svc: u32): u32 {
+/** The scheduler's timer work at expire() time (lblc/lblcr cache GC). */
+export function schedTick(svc: u32): void {
   const id = schedOf(svc);
-  if (id == SCHED_RR) return rrSchedule(svc);
-  if (id == SCHED_WRR) return wrrSchedule(svc);
-  if (id == SCHED_WLC) return wlcSchedule(svc);
+  if (isLocality(id)) localityTick(load<u32>(schedWord(svc, 0)), id == SCHED_LBLCR);
+}
+
+/** Picks a dest for a new connection (the packet in Pkt), or NO_DEST. */
+export function schedule(svc: u32): u32 {
+  switch (schedOf(svc)) {
+    case SCHED_RR: return rrSchedule(svc);
+    case SCHED_WRR: return wrrSchedule(svc);
+    case SCHED_WLC: return wlcSchedule(svc);
+    case SCHED_LC: return lcSchedule(svc);
+    case SCHED_SED: return sedSchedule(svc);
+    case SCHED_NQ: return nqSchedule(svc);
+    case SCHED_FO: return foSchedule(svc);
+    case SCHED_OVF: return ovfSchedule(svc);
+    case SCHED_LBLC: return lblcSchedule(svc);
+    case SCHED_LBLCR: return lblcrSchedule(svc);
+    case SCHED_DH: return dhSchedule(svc);
+    case SCHED_SH: return shSchedule(svc);
+    case SCHED_MH: return mhSchedule(svc);
+    case SCHED_TWOS: return twosSchedule(svc);
+  }
   return NO_DEST;
 }

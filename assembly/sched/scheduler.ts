@@ -4,7 +4,7 @@
 // which returns a dest index or NO_DEST. Its per-service state lives in the
 // service record's scheduler words (schedWord), never in module globals.
 // registry.ts dispatches by SCHED_* id.
-import { destOverloaded, destWeight } from "../dest";
+import { DS_ACTIVE, DS_INACT, destAt, destOverloaded, destWeight } from "../dest";
 import { SV_SCHED_DATA, svcAt } from "../service";
 
 /**
@@ -28,4 +28,15 @@ export function gcd(a: i32, b: i32): i32 {
     b = t;
   }
   return a;
+}
+
+/** ip_vs_dest_conn_overhead: 256 × active + inactive (active connections cost more). */
+@inline export function destOverhead(dest: u32): i64 {
+  const d = destAt(dest);
+  return (<i64>load<u32>(d, DS_ACTIVE) << 8) + <i64>load<u32>(d, DS_INACT);
+}
+
+/** Active connections of a dest (sed, nq, ovf and the lblc overload test use only these). */
+@inline export function destActive(dest: u32): i64 {
+  return <i64>load<u32>(destAt(dest), DS_ACTIVE);
 }

@@ -24,6 +24,51 @@ export function stringToNumber(s: string, min: number, max: number): number {
   return Number.isSafeInteger(n) && n >= min && n <= max ? n : -1;
 }
 
+// Address bytes are carved from shared 64 KiB chunks: a typed array with its own buffer
+// costs ~20 times more to create than a view, and a restore makes 220,000 of them.
+let chunk = new Uint8Array(0);
+let chunkUsed = 0;
+
+/**
+ * A fresh, zeroed byte array of length `n` (a view into a shared chunk).
+ *
+ * @param n 4 or 16 (any small length)
+ * @returns the bytes
+ */
+export function addrBytes(n: number): Uint8Array {
+  if (chunkUsed + n > chunk.length) {
+    chunk = new Uint8Array(65536);
+    chunkUsed = 0;
+  }
+  const v = chunk.subarray(chunkUsed, chunkUsed + n);
+  chunkUsed += n;
+  return v;
+}
+
+/** "a.b.c.d", each part 0..255 in decimal without leading zeros, else null. */
+function dottedQuad(s: string): Uint8Array | null {
+  let part = 0, v = 0, digits = 0;
+  const out = [0, 0, 0, 0];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part === 3) return null;
+      out[part++] = v;
+      v = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && v === 0) return null; // leading zero: octal, the slow path
+      v = v * 10 + c - 48;
+      if (++digits > 3 || v > 255) return null;
+    } else return null;
+  }
+  if (part !== 3 || digits === 0) return null;
+  out[3] = v;
+  const a = addrBytes(4);
+  a[0] = out[0], a[1] = out[1], a[2] = out[2], a[3] = out[3];
+  return a;
+}
+
 /**
  * glibc `inet_aton`: one to four parts, each decimal, octal (leading 0) or hex (0x);
  * the last part fills the remaining bytes ("10.1" is 10.0.0.1, "0x0a000001" too).
@@ -32,6 +77,10 @@ export function stringToNumber(s: string, min: number, max: number): number {
  * @returns 4 bytes, or null when the text is not an address
  */
 export function inetAton(s: string): Uint8Array | null {
+  // Fast path for the common case, a plain dotted quad without leading zeros (a leading
+  // zero means octal to inet_aton): restoring 110,000 rules parses two per line.
+  const quad = dottedQuad(s);
+  if (quad) return quad;
   const parts = s.split(".");
   if (parts.length > 4) return null;
   const vals: number[] = [];
@@ -49,7 +98,9 @@ export function inetAton(s: string): Uint8Array | null {
   if (last > lastMax || vals.slice(0, -1).some((v) => v > 0xff)) return null;
   let u32 = last;
   for (let i = 0; i < vals.length - 1; i++) u32 += vals[i] * 2 ** (24 - 8 * i);
-  return Uint8Array.of(u32 >>> 24, (u32 >>> 16) & 0xff, (u32 >>> 8) & 0xff, u32 & 0xff);
+  const a = addrBytes(4);
+  a[0] = u32 >>> 24, a[1] = (u32 >>> 16) & 0xff, a[2] = (u32 >>> 8) & 0xff, a[3] = u32 & 0xff;
+  return a;
 }
 
 /**
@@ -79,6 +130,9 @@ export function inetPton4(s: string): Uint8Array | null {
  * @returns 16 bytes, or null
  */
 export function inetPton6(s: string): Uint8Array | null {
+  // Every IPv6 literal has at least two colons; most arguments are IPv4 "a.b.c.d:port".
+  const first = s.indexOf(":");
+  if (first < 0 || s.indexOf(":", first + 1) < 0) return null;
   const dbl = s.indexOf("::");
   if (dbl >= 0 && s.indexOf("::", dbl + 1) >= 0) return null;
   const groups = (text: string, allowV4Tail: boolean): number[] | null => {
@@ -111,7 +165,7 @@ export function inetPton6(s: string): Uint8Array | null {
     if (!head || !tail || head.length + tail.length > 7) return null;
     words = [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
   }
-  const out = new Uint8Array(16);
+  const out = addrBytes(16);
   words.forEach((w, i) => {
     out[2 * i] = w >> 8;
     out[2 * i + 1] = w & 0xff;

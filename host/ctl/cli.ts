@@ -5,6 +5,9 @@
 // errors: spec ipvs-control-plane.md §1.1–§1.5, §2, and the errata at its end.
 // Invariant: every check that ipvsadm makes before talking to the kernel is made here, in
 // ipvsadm's order, so the first error reported is the one ipvsadm reports.
+// Over 600 lines on purpose: it is one ordered procedure (scan, options, leftovers, flags,
+// generic check, per-command checks); split up, the order that decides which error wins
+// would be spread over files.
 
 import {
   AF_INET,
@@ -32,6 +35,7 @@ import {
   TUN_TYPES,
 } from "./_ipvsadm_options.ts";
 import {
+  addrBytes,
   inetAton,
   inetPton4,
   inetPton6,
@@ -182,7 +186,7 @@ export function parseCommand(argv: readonly string[], opts: ParseOptions = {}): 
     svc: {
       af: AF_INET,
       protocol: 0,
-      addr: new Uint8Array(4),
+      addr: addrBytes(4),
       port: 0,
       fwmark: 0,
       schedName: "",
@@ -194,7 +198,7 @@ export function parseCommand(argv: readonly string[], opts: ParseOptions = {}): 
     lookupProto: undefined,
     dest: {
       af: AF_INET,
-      addr: new Uint8Array(4),
+      addr: addrBytes(4),
       port: 0,
       fwd: IP_VS_CONN_F_DROUTE,
       weight: 1,
@@ -233,7 +237,9 @@ export function parseCommand(argv: readonly string[], opts: ParseOptions = {}): 
   const tryHelp = () =>
     fail(
       tryHelpText(opts.prog),
-      opts.line === undefined ? "the first option must be a command" : "a line must start with a command",
+      opts.line === undefined
+        ? "the first option must be a command"
+        : "a line must start with a command",
       EXIT_PARSE,
     );
 
@@ -275,7 +281,9 @@ export function parseCommand(argv: readonly string[], opts: ParseOptions = {}): 
     times = st.leftovers.splice(0, 3).map((v) => parseTimeout(v, 0, fail));
   }
   if (st.leftovers.length) throw fail(`unexpected argument ${st.leftovers[0]}`);
-  if (st.schedFlagsArg !== "") st.svc.flags |= parseSchedFlags(st.svc.schedName, st.schedFlagsArg, fail);
+  if (st.schedFlagsArg !== "") {
+    st.svc.flags |= parseSchedFlags(st.svc.schedName, st.schedFlagsArg, fail);
+  }
   genericOptCheck(st.cmd, st.seen, fail);
   return finish(st, times, fail);
 }
@@ -332,7 +340,7 @@ function applyOption(
         st.svc.fwmark = parseFwmark(v, fail);
         st.svc.af = AF_INET;
         st.svc.protocol = 0;
-        st.svc.addr = new Uint8Array(4);
+        st.svc.addr = addrBytes(4);
         st.svc.port = 0;
         st.lookupProto = "tcp";
         return;
@@ -355,7 +363,7 @@ function applyOption(
       // Only after -f: the family of -t/-u comes from the address itself.
       if (!st.svc.fwmark) throw fail(SIX_BEFORE_F);
       st.svc.af = AF_INET6;
-      st.svc.addr = new Uint8Array(16);
+      st.svc.addr = addrBytes(16);
       st.svc.netmask = 128;
       return;
     case "scheduler":
@@ -500,20 +508,41 @@ function parseSchedFlags(schedName: string, arg: string, fail: Fail): number {
   return flags;
 }
 
+/** How many options each command requires. */
+const REQUIRED: Record<string, number> = Object.fromEntries(
+  Object.entries(ALLOWED).map((
+    [cmd, row],
+  ) => [cmd, Object.values(row).filter((r) => r === "+").length]),
+);
+
 /** ipvsadm's `generic_opt_check`: one pass in column order, the first violation wins. */
 function genericOptCheck(cmd: string, seen: Set<string>, fail: Fail): void {
   const row = ALLOWED[cmd];
+  // Fast path (most lines are fine): every option allowed, at most one of the '1's, and
+  // every required one given. Otherwise the walk below finds the error ipvsadm reports.
+  let ones = 0, required = 0, ok = true;
+  for (const o of seen) {
+    const rule = row[o];
+    if (rule === undefined) ok = false;
+    else if (rule === "1") ones++;
+    else if (rule === "+") required++;
+  }
+  if (ok && ones <= 1 && required === REQUIRED[cmd]) return;
   let first: string | undefined;
   for (const col of COLUMNS) {
     const rule = row[col];
     if (!seen.has(col)) {
-      if (rule === "+") throw fail(`You need to supply the '${col}' option for the '${cmd}' command`);
+      if (rule === "+") {
+        throw fail(`You need to supply the '${col}' option for the '${cmd}' command`);
+      }
       continue;
     }
     if (rule === undefined) throw fail(`Illegal '${col}' option with the '${cmd}' command`);
     if (rule === "1") {
       if (first !== undefined) {
-        throw fail(`The option '${col}' conflicts with the '${first}' option in the '${cmd}' command`);
+        throw fail(
+          `The option '${col}' conflicts with the '${first}' option in the '${cmd}' command`,
+        );
       }
       first = col;
     }
@@ -532,7 +561,9 @@ function tunnelOptCheck(typeName: string, seen: Set<string>, fail: Fail): void {
       }
       continue;
     }
-    if (rule === undefined) throw fail(`Illegal '${col}' option with the '${typeName}' tunnel type`);
+    if (rule === undefined) {
+      throw fail(`Illegal '${col}' option with the '${typeName}' tunnel type`);
+    }
     if (rule !== "1") continue;
     if (first !== undefined) {
       throw fail(
@@ -546,7 +577,13 @@ function tunnelOptCheck(typeName: string, seen: Set<string>, fail: Fail): void {
 /** The per-command checks of `process_options`, then the command value. */
 function finish(st: State, times: number[], fail: Fail): Command {
   const { svc, dest, seen } = st;
-  const id = { af: svc.af, protocol: svc.protocol, addr: svc.addr, port: svc.port, fwmark: svc.fwmark };
+  const id = {
+    af: svc.af,
+    protocol: svc.protocol,
+    addr: svc.addr,
+    port: svc.port,
+    fwmark: svc.fwmark,
+  };
   switch (st.cmd) {
     case "add-service":
     case "edit-service":

@@ -33,7 +33,13 @@ import {
 import { Estimator, type Rates } from "./est.ts";
 import { PROTO_NAMES } from "./format.ts";
 import { helpText, VERSION_LINE } from "./_help.ts";
-import { type ConnRow, listConnections, listServices, type ListSource, listTimeout } from "./list.ts";
+import {
+  type ConnRow,
+  listConnections,
+  listServices,
+  type ListSource,
+  listTimeout,
+} from "./list.ts";
 import { IpvsModel, type ModelDest, type ModelService } from "./model.ts";
 import { formatService } from "./rules.ts";
 import { saveRules } from "./save.ts";
@@ -279,7 +285,11 @@ export class Controller implements ListSource {
   timeouts(): Timeouts {
     if (!this.engine) return { ...this.#timeouts };
     const t = this.engine.timeouts();
-    return { tcp: t[T_TCP_BASE + TCP_S_ESTABLISHED], tcpfin: t[T_TCP_BASE + TCP_S_FIN_WAIT], udp: t[T_UDP] };
+    return {
+      tcp: t[T_TCP_BASE + TCP_S_ESTABLISHED],
+      tcpfin: t[T_TCP_BASE + TCP_S_FIN_WAIT],
+      udp: t[T_UDP],
+    };
   }
 
   /**
@@ -314,13 +324,15 @@ export class Controller implements ListSource {
   }
 
   #zero(services: readonly ModelService[]): void {
+    const zero = (obj: ModelService | ModelDest, isSvc: boolean) => {
+      const e = this.#entry(obj, isSvc);
+      const raw = this.#raw(obj, isSvc);
+      e.base = raw;
+      e.est.reset(raw);
+    };
     for (const svc of services) {
-      for (const [obj, isSvc] of [[svc, true], ...svc.dests.map((d) => [d, false])] as const) {
-        const e = this.#entry(obj, isSvc);
-        const raw = this.#raw(obj, isSvc);
-        e.base = raw;
-        e.est.reset(raw);
-      }
+      zero(svc, true);
+      for (const d of svc.dests) zero(d, false);
     }
   }
 
@@ -330,6 +342,16 @@ export class Controller implements ListSource {
       this.#entry(svc, true).est.sample(this.#raw(svc, true));
       for (const d of svc.dests) this.#entry(d, false).est.sample(this.#raw(d, false));
     }
+  }
+
+  /** @returns the engine's counters of a service, ignoring `-Z` (monotonic, for Prometheus) */
+  svcStatsRaw(svc: ModelService): Stats {
+    return this.#raw(svc, true);
+  }
+
+  /** @returns the engine's counters of a real server, ignoring `-Z` */
+  destStatsRaw(dest: ModelDest): Stats {
+    return this.#raw(dest, false);
   }
 
   /** @returns the engine's counters of a service since the last `-Z` */

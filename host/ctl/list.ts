@@ -5,7 +5,13 @@
 // `list_conn`/`print_conn`, `list_timeout` and libipvs `ipvs_cmp_services`/`ipvs_cmp_dests`
 // (spec ipvs-control-plane.md §4). Invariant: byte-identical text, trailing spaces included.
 
-import { AF_INET6, IP_VS_CONN_F_TUNNEL, IP_VS_CONN_F_TUNNEL_TYPE_GUE, IPPROTO_SCTP, IPPROTO_UDP } from "../engine/abi.gen.ts";
+import {
+  AF_INET6,
+  IP_VS_CONN_F_TUNNEL,
+  IP_VS_CONN_F_TUNNEL_TYPE_GUE,
+  IPPROTO_SCTP,
+  IPPROTO_UDP,
+} from "../engine/abi.gen.ts";
 import type { DestCounts, Stats } from "../engine/engine.ts";
 import { formatIp, type NameResolver, type ServProto } from "./addr.ts";
 import type { ListFormat } from "./command.ts";
@@ -106,13 +112,17 @@ export function glibcSort<T>(a: T[], cmp: (x: T, y: T) => number): T[] {
 }
 
 function word(a: Uint8Array, i: number): number {
-  return i + 4 <= a.length ? ((a[i] << 24) | (a[i + 1] << 16) | (a[i + 2] << 8) | a[i + 3]) >>> 0 : 0;
+  return i + 4 <= a.length
+    ? ((a[i] << 24) | (a[i + 1] << 16) | (a[i + 2] << 8) | a[i + 3]) >>> 0
+    : 0;
 }
 
 /** `r = ntohl(a) - ntohl(b)` as C's int: wraps at 2^31. */
 function addrCmp(af: number, a: Uint8Array, b: Uint8Array): number {
   let r = 0;
-  for (let i = 0; r === 0 && i < (af === AF_INET6 ? 16 : 4); i += 4) r = (word(a, i) - word(b, i)) | 0;
+  for (let i = 0; r === 0 && i < (af === AF_INET6 ? 16 : 4); i += 4) {
+    r = (word(a, i) - word(b, i)) | 0;
+  }
   return r;
 }
 
@@ -148,7 +158,10 @@ export function listedDests(svc: ModelService, nosort: boolean): ModelDest[] {
  * @param nosort `--nosort`
  * @returns the services in listing order
  */
-export function listedServices(src: Pick<ListSource, "kernelOrder">, nosort: boolean): ModelService[] {
+export function listedServices(
+  src: Pick<ListSource, "kernelOrder">,
+  nosort: boolean,
+): ModelService[] {
   const s = src.kernelOrder();
   return nosort ? s : glibcSort(s, cmpServices);
 }
@@ -182,7 +195,13 @@ function svcName(svc: ModelService, f: ListFormat, resolver?: NameResolver): str
 }
 
 function destName(svc: ModelService, d: ModelDest, f: ListFormat, resolver?: NameResolver): string {
-  const n = addrPortName(d.spec.addr, d.spec.port, servProto(svc.spec.protocol), f.numeric, resolver);
+  const n = addrPortName(
+    d.spec.addr,
+    d.spec.port,
+    servProto(svc.spec.protocol),
+    f.numeric,
+    resolver,
+  );
   return (d.spec.af === AF_INET6 ? n : n.slice(0, 28)).padEnd(28);
 }
 
@@ -222,10 +241,26 @@ function tunInfo(d: ModelDest): string {
 function title(f: ListFormat): string {
   const head = "Prot LocalAddress:Port".padEnd(33);
   const two = "\n  -> RemoteAddress:Port\n";
-  if (f.stats) return head + ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"].map((h) => " " + R(h, 8)).join("") + two;
-  if (f.rate) return head + ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"].map((h) => " " + R(h, 8)).join("") + two;
-  if (f.thresholds) return head + ` ${L("Uthreshold", 10)} ${L("Lthreshold", 10)} ${L("ActiveConn", 10)} ${L("InActConn", 10)}` + two;
-  if (f.persistentConn) return head + ` ${L("Weight", 9)} ${L("PersistConn", 11)} ${L("ActiveConn", 10)} ${L("InActConn", 10)}` + two;
+  if (f.stats) {
+    return head + ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"].map((h) =>
+      " " + R(h, 8)
+    ).join("") + two;
+  }
+  if (f.rate) {
+    return head + ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"].map((h) => " " + R(h, 8)).join("") +
+      two;
+  }
+  if (f.thresholds) {
+    return head +
+      ` ${L("Uthreshold", 10)} ${L("Lthreshold", 10)} ${L("ActiveConn", 10)} ${
+        L("InActConn", 10)
+      }` + two;
+  }
+  if (f.persistentConn) {
+    return head +
+      ` ${L("Weight", 9)} ${L("PersistConn", 11)} ${L("ActiveConn", 10)} ${L("InActConn", 10)}` +
+      two;
+  }
   if (f.tunInfo) {
     return "Prot LocalAddress:Port Scheduler Flags\n" +
       "  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n";
@@ -234,7 +269,12 @@ function title(f: ListFormat): string {
     "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
 }
 
-function serviceEntry(src: ListSource, svc: ModelService, f: ListFormat, resolver?: NameResolver): string {
+function serviceEntry(
+  src: ListSource,
+  svc: ModelService,
+  f: ListFormat,
+  resolver?: NameResolver,
+): string {
   const name = svcName(svc, f, resolver);
   const big = (n: number) => largeNumber(n, f.exact);
   let out: string;
@@ -256,11 +296,17 @@ function serviceEntry(src: ListSource, svc: ModelService, f: ListFormat, resolve
     const k = src.destCounts(d);
     const fwd = L(FWD_NAMES[d.spec.fwd] ?? "?", 7);
     if (f.thresholds) {
-      out += `${dn} ${L(d.spec.uThreshold, 10)} ${L(d.spec.lThreshold, 10)} ${L(k.activeConns, 10)} ${L(k.inactConns, 10)}\n`;
+      out += `${dn} ${L(d.spec.uThreshold, 10)} ${L(d.spec.lThreshold, 10)} ${
+        L(k.activeConns, 10)
+      } ${L(k.inactConns, 10)}\n`;
     } else if (f.persistentConn) {
-      out += `${dn} ${L(d.spec.weight, 9)} ${L(k.persistConns, 11)} ${L(k.activeConns, 10)} ${L(k.inactConns, 10)}\n`;
+      out += `${dn} ${L(d.spec.weight, 9)} ${L(k.persistConns, 11)} ${L(k.activeConns, 10)} ${
+        L(k.inactConns, 10)
+      }\n`;
     } else if (f.tunInfo) {
-      out += `${dn} ${fwd} ${L(tunInfo(d), 13)} ${L(d.spec.weight, 6)} ${L(k.activeConns, 10)} ${L(k.inactConns, 10)}\n`;
+      out += `${dn} ${fwd} ${L(tunInfo(d), 13)} ${L(d.spec.weight, 6)} ${L(k.activeConns, 10)} ${
+        L(k.inactConns, 10)
+      }\n`;
     } else {
       out += `${dn} ${fwd} ${L(d.spec.weight, 6)} ${L(k.activeConns, 10)} ${L(k.inactConns, 10)}\n`;
     }
@@ -308,17 +354,24 @@ export function listServices(
  * @param resolver name lookups when not numeric
  * @returns the text
  */
-export function listConnections(rows: readonly ConnRow[], f: ListFormat, resolver?: NameResolver): string {
+export function listConnections(
+  rows: readonly ConnRow[],
+  f: ListFormat,
+  resolver?: NameResolver,
+): string {
   let out = "IPVS connection entries\n";
   out += f.persistentConn
-    ? `pro expire ${L("state", 11)} ${L("source", 18)} ${L("virtual", 18)} ${L("destination", 18)} ${L("pe name", 16)} pe_data\n`
+    ? `pro expire ${L("state", 11)} ${L("source", 18)} ${L("virtual", 18)} ${
+      L("destination", 18)
+    } ${L("pe name", 16)} pe_data\n`
     : `pro expire ${L("state", 11)} ${L("source", 18)} ${L("virtual", 18)} destination\n`;
   const p2 = (n: number) => String(n).padStart(2, "0");
   for (const c of rows) {
     const proto = c.proto === "UDP" ? "udp" : c.proto === "SCTP" ? "sctp" : "tcp";
     const name = (a: Uint8Array, p: number) => addrPortName(a, p, proto, f.numeric, resolver);
     const exp = Math.max(0, Math.floor(c.expires));
-    const head = `${L(c.proto, 3)} ${p2(Math.floor(exp / 60))}:${p2(exp % 60)}  ${L(c.state, 11)} ` +
+    const head =
+      `${L(c.proto, 3)} ${p2(Math.floor(exp / 60))}:${p2(exp % 60)}  ${L(c.state, 11)} ` +
       `${L(name(c.caddr, c.cport), 18)} ${L(name(c.vaddr, c.vport), 18)} `;
     const dst = name(c.daddr, c.dport);
     out += f.persistentConn && c.peName

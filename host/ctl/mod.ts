@@ -1,7 +1,9 @@
 /**
- * The WVS control plane (`host/ctl/`): ipvsadm's address syntax and error texts, the
- * ipvsadm-save rules parser, the authoritative model of services and real servers, applying
- * it to a packet engine, listing formats and the rate estimator. Runtime-agnostic.
+ * The WVS control plane (`host/ctl/`): ipvsadm 1.31's grammar (cli.ts) and its execution
+ * (commands.ts, ipvsadm.ts), address syntax and error texts, the ipvsadm-save rules parser,
+ * the authoritative model of services and real servers, applying it to a packet engine,
+ * the listings (list.ts, save.ts), the rate estimator, and the one place that says what the
+ * engines do not implement yet (support.ts). Runtime-agnostic.
  *
  * @example
  * ```ts
@@ -14,8 +16,15 @@
  */
 export * from "./addr.ts";
 export * from "./apply.ts";
+export * from "./cli.ts";
+export * from "./command.ts";
+export * from "./commands.ts";
 export * from "./errors.ts";
 export * from "./est.ts";
 export * from "./format.ts";
+export * from "./ipvsadm.ts";
+export * from "./list.ts";
 export * from "./model.ts";
 export * from "./rules.ts";
+export * from "./save.ts";
+export * from "./support.ts";

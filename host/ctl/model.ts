@@ -9,7 +9,16 @@
 import { AF_INET6, IP_VS_CONN_F_TUNNEL } from "../engine/abi.gen.ts";
 import type { DestSpec, ServiceSpec } from "../engine/engine.ts";
 import type { ServiceId } from "./command.ts";
-import { EEXIST, EINVAL, ENOENT, ENOMEM, ERANGE, ESRCH, type IpvsOp, kernelError } from "./errors.ts";
+import {
+  EEXIST,
+  EINVAL,
+  ENOENT,
+  ENOMEM,
+  ERANGE,
+  ESRCH,
+  type IpvsOp,
+  kernelError,
+} from "./errors.ts";
 import { formatDest, formatService, type Rule, serviceKey } from "./rules.ts";
 import {
   destRefusal,
@@ -99,7 +108,9 @@ function hashBucket(s: ServiceSpec): number {
   if (s.fwmark) return s.fwmark & 0xff;
   const a = s.addr;
   let fold = 0;
-  for (let i = 0; i < a.length; i += 4) fold ^= (a[i] << 24) | (a[i + 1] << 16) | (a[i + 2] << 8) | a[i + 3];
+  for (let i = 0; i < a.length; i += 4) {
+    fold ^= (a[i] << 24) | (a[i + 1] << 16) | (a[i + 2] << 8) | a[i + 3];
+  }
   return (s.protocol ^ fold ^ (s.port >> 8) ^ s.port) & 0xff;
 }
 
@@ -230,7 +241,14 @@ export class IpvsModel {
   }
 
   /** The kernel's scheduler and persistence-engine lookups, its IPv6 prefix check, then ours. */
-  #checkServiceConf(op: IpvsOp, s: ServiceSpec, schedName: string, pe: string, label: string, line?: number) {
+  #checkServiceConf(
+    op: IpvsOp,
+    s: ServiceSpec,
+    schedName: string,
+    pe: string,
+    label: string,
+    line?: number,
+  ) {
     if (!KERNEL_SCHEDULERS.includes(schedName)) {
       throw kernelError(op, ENOENT, label, line, `scheduler '${schedName}' not found`);
     }
@@ -238,7 +256,13 @@ export class IpvsModel {
       throw kernelError(op, ENOENT, label, line, `persistence engine '${pe}' not found`);
     }
     if (s.af === AF_INET6 && !(s.netmask >= 1 && s.netmask <= 128)) {
-      throw kernelError(op, EINVAL, label, line, "Invalid operation: IPv6 prefix length not in 1..128");
+      throw kernelError(
+        op,
+        EINVAL,
+        label,
+        line,
+        "Invalid operation: IPv6 prefix length not in 1..128",
+      );
     }
     if (this.#engineChecks) {
       const refusal = serviceRefusal({ protocol: s.protocol, schedName, flags: s.flags, pe }, line);
@@ -264,7 +288,13 @@ export class IpvsModel {
     this.#checkServiceConf("add-service", spec, schedName, pe, label, line);
     const max = this.#limits.maxServices;
     if (max !== undefined && this.#services.size >= max) {
-      throw kernelError("add-service", ENOMEM, label, line, `the engine holds at most ${max} services`);
+      throw kernelError(
+        "add-service",
+        ENOMEM,
+        label,
+        line,
+        `the engine holds at most ${max} services`,
+      );
     }
     const svc: ModelService = {
       key,
@@ -340,19 +370,20 @@ export class IpvsModel {
    *   family without tunnelling), an unsupported feature, ENOMEM past `maxDests`
    */
   addDest(service: ServiceId, spec: DestSpec, line?: number): ModelDest {
-    const label = formatDest(spec);
     const found = this.findService(service);
-    const subject = `${label} to ${found?.label ?? formatService(service)}`;
-    const svc = this.#svcOrThrow("add-server", service, subject, line);
+    // Messages only: built when needed (a restore adds 100,000 real servers).
+    const subject = () => `${formatDest(spec)} to ${found?.label ?? formatService(service)}`;
+    if (!found) throw kernelError("add-server", ESRCH, subject(), line);
+    const svc = found;
     this.#checkDestConf("add-server", svc, spec, subject, line);
     if (svc.dests.some((d) => sameDest(d.spec, spec))) {
-      throw kernelError("add-server", EEXIST, subject, line);
+      throw kernelError("add-server", EEXIST, subject(), line);
     }
     if (!destAddrOk(spec)) {
       throw kernelError(
         "add-server",
         EINVAL,
-        subject,
+        subject(),
         line,
         "Invalid operation: the real server address is not a unicast address",
       );
@@ -363,9 +394,22 @@ export class IpvsModel {
     }
     const max = this.#limits.maxDests;
     if (max !== undefined && this.#destCount >= max) {
-      throw kernelError("add-server", ENOMEM, subject, line, `the engine holds at most ${max} real servers`);
+      throw kernelError(
+        "add-server",
+        ENOMEM,
+        subject(),
+        line,
+        `the engine holds at most ${max} real servers`,
+      );
     }
-    const dest: ModelDest = { spec, label, line, index: -1 };
+    const dest: ModelDest = {
+      spec,
+      get label() {
+        return formatDest(this.spec);
+      },
+      line,
+      index: -1,
+    };
     svc.dests.push(dest);
     this.#destCount++;
     this.#ops.push({ cmd: "add-server", svc, dest });
@@ -373,18 +417,36 @@ export class IpvsModel {
   }
 
   /** Checks -a and -e share (ip_vs_add_dest / ip_vs_edit_dest, and the netlink family rule). */
-  #checkDestConf(op: IpvsOp, svc: ModelService, spec: DestSpec, subject: string, line?: number) {
+  #checkDestConf(
+    op: IpvsOp,
+    svc: ModelService,
+    spec: DestSpec,
+    subject: () => string,
+    line?: number,
+  ) {
     if (spec.af !== svc.spec.af && spec.fwd !== IP_VS_CONN_F_TUNNEL) {
-      throw kernelError(op, EINVAL, subject, line, "Invalid operation: mixed families need tunnelling");
+      throw kernelError(
+        op,
+        EINVAL,
+        subject(),
+        line,
+        "Invalid operation: mixed families need tunnelling",
+      );
     }
     if (spec.weight < 0) {
-      throw kernelError(op, ERANGE, subject, line, "Numerical result out of range (negative weight)");
+      throw kernelError(
+        op,
+        ERANGE,
+        subject(),
+        line,
+        "Numerical result out of range (negative weight)",
+      );
     }
     if (spec.lThreshold > spec.uThreshold) {
       throw kernelError(
         op,
         ERANGE,
-        subject,
+        subject(),
         line,
         `Numerical result out of range (lower threshold ${spec.lThreshold} is above upper threshold ${spec.uThreshold})`,
       );
@@ -410,7 +472,7 @@ export class IpvsModel {
    */
   editDest(service: ServiceId, spec: DestSpec, line?: number): ModelDest {
     const { svc, subject, pos } = this.#destOrThrow("edit-server", service, spec, line);
-    this.#checkDestConf("edit-server", svc, spec, subject, line);
+    this.#checkDestConf("edit-server", svc, spec, () => subject, line);
     if (pos < 0) throw kernelError("edit-server", ENOENT, subject, line);
     if (this.#engineChecks) {
       const refusal = destRefusal(spec, line);

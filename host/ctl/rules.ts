@@ -62,7 +62,13 @@ export function protocolName(protocol: number): string {
  * @returns a string key, equal for equal identities
  */
 export function serviceKey(s: ServiceId): string {
-  return s.fwmark ? `f/${s.af}/${s.fwmark}` : `${s.af}/${s.protocol}/${s.addr.join(".")}/${s.port}`;
+  if (s.fwmark) return `f/${s.af}/${s.fwmark}`;
+  const a = s.addr;
+  let addr = "";
+  for (let i = 0; i < a.length; i += 4) {
+    addr += ((a[i] << 24 | a[i + 1] << 16 | a[i + 2] << 8 | a[i + 3]) >>> 0) + ".";
+  }
+  return `${s.af}/${s.protocol}/${addr}/${s.port}`;
 }
 
 /**
@@ -114,7 +120,13 @@ export function parseRuleWords(words: string[], line: number): Rule {
       throw kernelError("add-service", ENOENT, label, line, `scheduler '${s.schedName}' not found`);
     }
     if (s.pe !== "" && !KERNEL_PES.includes(s.pe)) {
-      throw kernelError("add-service", ENOENT, label, line, `persistence engine '${s.pe}' not found`);
+      throw kernelError(
+        "add-service",
+        ENOENT,
+        label,
+        line,
+        `persistence engine '${s.pe}' not found`,
+      );
     }
     const refusal = serviceRefusal(s, line);
     if (refusal) throw refusal;

@@ -16,7 +16,16 @@ import {
   IPPROTO_UDP,
 } from "../engine/abi.gen.ts";
 import type { NameResolver } from "./addr.ts";
-import { addrPortName, type ListSource, listedDests, listedServices, maskText, schedFlagNames, servProto } from "./list.ts";
+import {
+  addrPortName,
+  listedDests,
+  listedServices,
+  type ListSource,
+  maskText,
+  schedFlagNames,
+  servProto,
+} from "./list.ts";
+import type { ServiceId } from "./command.ts";
 import type { ModelDest, ModelService } from "./model.ts";
 
 const CSUM = ["--tun-nocsum", "--tun-csum", "--tun-remcsum"];
@@ -24,16 +33,19 @@ const CSUM = ["--tun-nocsum", "--tun-csum", "--tun-remcsum"];
 /**
  * The service token of a rule: `-t a:p`, `-u a:p`, `--sctp-service a:p`, `-f N` or `-f N -6`.
  *
- * @param svc the service
+ * @param s the service's identity
  * @param numeric `-n`
  * @param resolver name lookups when not numeric
  * @returns the token
  */
-export function serviceToken(svc: ModelService, numeric = true, resolver?: NameResolver): string {
-  const s = svc.spec;
+export function serviceToken(s: ServiceId, numeric = true, resolver?: NameResolver): string {
   // Unsigned, as upstream prints it since the 2020 fix (Debian's 1.31 prints it signed).
   if (s.fwmark) return `-f ${s.fwmark}${s.af === AF_INET6 ? " -6" : ""}`;
-  const opt = s.protocol === IPPROTO_TCP ? "-t" : s.protocol === IPPROTO_UDP ? "-u" : "--sctp-service";
+  const opt = s.protocol === IPPROTO_TCP
+    ? "-t"
+    : s.protocol === IPPROTO_UDP
+    ? "-u"
+    : "--sctp-service";
   return `${opt} ${addrPortName(s.addr, s.port, servProto(s.protocol), numeric, resolver)}`;
 }
 
@@ -114,9 +126,11 @@ export function saveRules(
 ): string {
   const out: string[] = [];
   for (const svc of listedServices(src, false)) {
-    const token = serviceToken(svc, numeric, resolver);
+    const token = serviceToken(svc.spec, numeric, resolver);
     out.push(serviceRule(svc, token) + "\n");
-    for (const d of listedDests(svc, false)) out.push(destRule(svc, d, token, numeric, resolver) + "\n");
+    for (const d of listedDests(svc, false)) {
+      out.push(destRule(svc, d, token, numeric, resolver) + "\n");
+    }
   }
   return out.join("");
 }
@@ -131,7 +145,7 @@ export function saveRules(
 export function saveInCreationOrder(services: readonly ModelService[]): string {
   const out: string[] = [];
   for (const svc of services) {
-    const token = serviceToken(svc);
+    const token = serviceToken(svc.spec);
     out.push(serviceRule(svc, token) + "\n");
     for (const d of svc.dests) out.push(destRule(svc, d, token) + "\n");
   }

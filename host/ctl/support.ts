@@ -1,8 +1,8 @@
 // What the packet engines implement of what IPVS accepts: THE ONE PLACE where WVS refuses a
 // configuration that ipvsadm and the kernel would take. Runtime-agnostic.
-// Scheduler ids come from the ABI by name (`SCHED_<NAME>` in host/engine/abi.gen.ts), so a
-// scheduler becomes available the moment the engines export its id; the other features are
-// switched on by flipping their line in ENGINE_LACKS below when the engines gain them.
+// To lift a refusal when both engines (assembly/ and host/engine/reference/) implement a
+// feature: add the scheduler's name to ENGINE_SCHEDULERS (its id is looked up in the ABI as
+// `SCHED_<NAME>`), or set the feature's line in ENGINE_LACKS to false. Nothing else changes.
 // Invariant: the grammar (cli.ts) and the model accept everything IPVS accepts; only this
 // file says "not supported by this engine yet", and it never silently drops a setting.
 
@@ -16,6 +16,12 @@ export const KERNEL_SCHEDULERS: readonly string[] =
 
 /** Persistence engines the kernel knows (`--pe`). */
 export const KERNEL_PES: readonly string[] = ["sip"];
+
+/**
+ * Schedulers both engines implement. The ABI may name more ids than this (one engine can be
+ * ahead of the other); a name counts once it is here and its `SCHED_<NAME>` id exists.
+ */
+export const ENGINE_SCHEDULERS: readonly string[] = ["rr", "wrr", "wlc"];
 
 /**
  * Features the engines do not implement yet. Set a line to `false` when both engines
@@ -47,7 +53,7 @@ export const ENGINE_LACKS = {
  * ```
  */
 export function schedulerId(name: string): number | undefined {
-  if (!/^[a-z0-9]+$/.test(name)) return undefined;
+  if (!ENGINE_SCHEDULERS.includes(name)) return undefined;
   const id = (abi as unknown as Record<string, unknown>)[`SCHED_${name.toUpperCase()}`];
   return typeof id === "number" && id < abi.SCHED_COUNT ? id : undefined;
 }

@@ -20,6 +20,7 @@ import {
   SYS_SLOPPY_TCP,
 } from "../engine/abi.gen.ts";
 import type { DestSpec, EngineConfig, ServiceSpec } from "../engine/engine.ts";
+import { type DirectorSyncConfig, type DirectorSyncPlan, planSync } from "../sync/config.ts";
 import { parseIp, parseMac, parsePrefixed, type Prefixed } from "./inet.ts";
 
 export interface PortConfig {
@@ -35,6 +36,12 @@ export interface PortConfig {
   /** Override of the MAC (default: /sys/class/net/<if>/address; required for TAP). */
   mac?: string;
   mtu?: number;
+  /**
+   * Leave GRO/LRO as configured (AF_PACKET only). By default the port turns them
+   * off, because merged frames exceed a slot; keep them only where no merging
+   * can happen (small UDP) or the benchmarks set them deliberately.
+   */
+  keepOffloads?: boolean;
 }
 
 export interface DestConfig {
@@ -59,6 +66,12 @@ export interface DirectorConfig {
   engine?: "wasm" | "ts" | "passthrough";
   /** Frames per batch (default 64, baselines.md §3c). */
   batch?: number;
+  /**
+   * Data-plane workers (Deno Workers, one engine and connection shard each,
+   * clients spread by the kernel's fanout); 0 or absent = one loop on the main
+   * thread. `--workers` overrides it.
+   */
+  workers?: number;
   maxConns?: number;
   maxConns6?: number;
   ports: PortConfig[];
@@ -73,6 +86,8 @@ export interface DirectorConfig {
     sloppy_tcp?: number;
     pmtu_disc?: number;
   };
+  /** Connection sync daemons and failover (host/sync/config.ts DirectorSyncConfig). */
+  sync?: DirectorSyncConfig;
 }
 
 /** A port after validation (the MAC may still come from sysfs). */
@@ -82,6 +97,7 @@ export interface PortPlan {
   addrs: Prefixed[];
   mac: Uint8Array | null;
   mtu: number | null;
+  keepOffloads: boolean;
 }
 
 export interface ServicePlan {
@@ -91,12 +107,15 @@ export interface ServicePlan {
 
 export interface DirectorPlan {
   engine: "wasm" | "ts" | "passthrough";
+  workers: number;
   engineConfig: EngineConfig;
   ports: PortPlan[];
   services: ServicePlan[];
   gateways: Uint8Array[];
   timeouts: [number, number, number] | null;
   sysctl: [number, number][];
+  /** Connection sync and failover (host/sync/), or null. */
+  sync: DirectorSyncPlan | null;
 }
 
 const SCHEDS: Record<string, number> = { rr: SCHED_RR, wrr: SCHED_WRR, wlc: SCHED_WLC };
@@ -162,7 +181,14 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
     if (p.mtu !== undefined && (!Number.isInteger(p.mtu) || p.mtu < 68 || p.mtu > 9000)) {
       fail(where, `bad mtu ${p.mtu}`);
     }
-    return { ifname: p.ifname, backend, addrs, mac, mtu: p.mtu ?? null };
+    return {
+      ifname: p.ifname,
+      backend,
+      addrs,
+      mac,
+      mtu: p.mtu ?? null,
+      keepOffloads: p.keepOffloads === true,
+    };
   });
   const names = new Set(ports.map((p) => p.ifname));
   if (names.size !== ports.length) fail("ports", "an interface is listed twice");
@@ -220,8 +246,13 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
   const t = c.timeouts;
   const batch = c.batch ?? 64;
   if (!Number.isInteger(batch) || batch < 1 || batch > 1024) fail("batch", `bad batch ${batch}`);
+  const workers = c.workers ?? 0;
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+    fail("workers", `bad worker count ${workers}`);
+  }
   return {
     engine,
+    workers,
     engineConfig: {
       maxConns: c.maxConns ?? 65536,
       maxConns6: c.maxConns6 ?? 16384,
@@ -235,5 +266,6 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
     gateways,
     timeouts: t ? [t.tcp ?? 0, t.tcpfin ?? 0, t.udp ?? 0] : null,
     sysctl,
+    sync: c.sync ? planSync(c.sync) : null,
   };
 }

@@ -5,6 +5,9 @@
 // the Deno ones; tests use in-memory ports). One batch: every port receives into
 // the shared host slots, one processBatch, TX sent per port, then PASSed frames
 // are inspected, all before the next receive reuses the slots (ARCHITECTURE.md).
+// With several workers (workers.ts) each runs its own Director over its own
+// engine; only the primary one solicits and announces, and what it learns from
+// ARP/ND is handed to the others through `onLearn` / `learnExternal`.
 import {
   AF_INET,
   AF_INET6,
@@ -32,8 +35,8 @@ import {
   TXD_PORT,
   TXD_SIZE,
   V_PASS,
+  V_TX,
 } from "../engine/abi.gen.ts";
-import type { Engine } from "../engine/engine.ts";
 import { type FrameArea, frameArea, type FramePort, type RxCursor } from "../io/frame_io.ts";
 import {
   ARP_REPLY,
@@ -44,8 +47,10 @@ import {
   gratuitousArp,
   parseArp,
 } from "./arp.ts";
+import type { DestSpec, Engine } from "../engine/engine.ts";
 import type { ServicePlan } from "./config.ts";
-import { formatIp, formatMac, inPrefix, ipKey, type Prefixed } from "./inet.ts";
+import { echoReply } from "./icmp.ts";
+import { equalBytes, formatIp, formatMac, inPrefix, ipKey, type Prefixed } from "./inet.ts";
 import {
   ETH_P_IPV6,
   IPPROTO_ICMPV6,
@@ -79,6 +84,30 @@ export interface DirectorOptions {
   /** Resolves when a port may have input, or after `timeoutMs`. */
   wait?: (ports: readonly FramePort[], timeoutMs: number) => Promise<void>;
   log?: (line: string) => void;
+  /**
+   * The primary director solicits neighbours and announces addresses (default
+   * true). Secondary workers only answer and learn; the primary's findings reach
+   * them through `learnExternal`.
+   */
+  primary?: boolean;
+  /** Called with every neighbour this director learns (to share it with other workers). */
+  onLearn?: (addr: Uint8Array, mac: Uint8Array, port: number) => void;
+  /**
+   * Learn the MAC of every client (any source that is not a real server) from
+   * the frames the engine forwards, so that replies have a next hop without an
+   * ARP exchange, also after a restart (default true).
+   */
+  learnFromTraffic?: boolean;
+  /**
+   * Connection sync (host/sync/): `afterBatch` runs after every processBatch (a master
+   * takes the engine's sync records), `tick` with the timers.
+   */
+  sync?: { afterBatch(nowUs: number): void; tick(nowUs: number): void };
+  /**
+   * Start as a standby (a sync backup): the VIPs are neither answered for nor announced
+   * until `takeover()`.
+   */
+  standby?: boolean;
 }
 
 /** Expiry sweep period (IPVS's timers have jiffy resolution; a second is plenty here). */
@@ -88,6 +117,8 @@ const ANNOUNCE_REPEAT = 2;
 /** Longest stretch of busy batches before letting timers and signals run. */
 const YIELD_EVERY_MS = 5;
 const IDLE_WAIT_MS = 100;
+/** Forget which clients were learned this often, so a changed client MAC is noticed. */
+const RELEARN_EVERY_MS = 30_000;
 
 const FWD_NAMES: Record<number, string> = {
   [IP_VS_CONN_F_MASQ]: "NAT",
@@ -105,6 +136,21 @@ export class Director {
   readonly neigh: NeighTable = new NeighTable();
   #services: ServicePlan[];
   #gateways: Uint8Array[];
+  #primary: boolean;
+  #onLearn?: (addr: Uint8Array, mac: Uint8Array, port: number) => void;
+  #learnTraffic: boolean;
+  /** Client sources already learned from traffic: IPv4 as u32, IPv6 as text; value = port. */
+  #seen4 = new Map<number, number>();
+  #seen6 = new Map<string, number>();
+  /** Real-server addresses (never learned as clients). */
+  #rs4 = new Set<number>();
+  #rs6 = new Set<string>();
+  #nextRelearn = 0;
+  /** Some dest is NAT (MASQ): replies to clients cross the director. */
+  #hasMasq = false;
+  #neighFull = false;
+  #sync?: { afterBatch(nowUs: number): void; tick(nowUs: number): void };
+  #standby: boolean;
   #clock: () => number;
   #wait: (ports: readonly FramePort[], timeoutMs: number) => Promise<void>;
   #log: (line: string) => void;
@@ -130,6 +176,11 @@ export class Director {
     this.ports = o.ports;
     this.#services = o.services;
     this.#gateways = o.gateways ?? [];
+    this.#primary = o.primary ?? true;
+    this.#onLearn = o.onLearn;
+    this.#learnTraffic = o.learnFromTraffic ?? true;
+    this.#sync = o.sync;
+    this.#standby = o.standby ?? false;
     this.#clock = o.clock ?? defaultClock;
     this.#wait = o.wait ?? ((_p, ms) => new Promise((r) => setTimeout(r, ms)));
     this.#log = o.log ?? ((l) => console.log(l));
@@ -151,21 +202,49 @@ export class Director {
       if (r < 0) throw new Error(`Cannot set up port ${p.io.ifname}: setPort returned ${r}`);
     });
     for (const s of this.#services) {
-      const svc = e.addService(s.spec);
-      const name = `${s.spec.protocol === 17 ? "udp" : "tcp"} ${
-        this.#endpoint(s.spec.addr, s.spec.port)
-      }`;
-      if (svc < 0) throw new Error(`Cannot add service ${name}: engine returned ${svc}`);
+      const svc = this.#addService(s);
       this.#svcIndex.push(svc);
-      this.#destIndex.push(s.dests.map((d) => {
-        const r = e.addDest(svc, d);
-        if (r < 0) {
-          throw new Error(`Cannot add dest ${formatIp(d.addr)} to ${name}: engine returned ${r}`);
-        }
-        const port = this.#portFor(d.addr);
-        if (port >= 0) this.neigh.want(d.addr, ipKey(d.addr), port);
-        return r;
-      }));
+      this.#destIndex.push(s.dests.map((d) => this.#addDest(svc, s, d)));
+    }
+    this.#ownVips();
+    for (const g of this.#gateways) {
+      const port = this.#portFor(g);
+      if (port < 0) throw new Error(`Cannot use gateway ${formatIp(g)}: no port has it on-link`);
+      this.neigh.want(g, ipKey(g), port, true);
+    }
+  }
+
+  #svcName(s: ServicePlan): string {
+    return `${s.spec.protocol === 17 ? "udp" : "tcp"} ${this.#endpoint(s.spec.addr, s.spec.port)}`;
+  }
+
+  #addService(s: ServicePlan): number {
+    const svc = this.engine.addService(s.spec);
+    if (svc < 0) throw new Error(`Cannot add service ${this.#svcName(s)}: engine returned ${svc}`);
+    return svc;
+  }
+
+  #addDest(svc: number, s: ServicePlan, d: DestSpec): number {
+    const r = this.engine.addDest(svc, d);
+    if (r < 0) {
+      throw new Error(
+        `Cannot add dest ${formatIp(d.addr)} to ${this.#svcName(s)}: engine returned ${r}`,
+      );
+    }
+    const port = this.#portFor(d.addr);
+    if (port >= 0) this.neigh.want(d.addr, ipKey(d.addr), port);
+    if (d.addr.length === 4) this.#rs4.add(new DataView(d.addr.buffer, d.addr.byteOffset).getUint32(0));
+    else this.#rs6.add(ipKey(d.addr));
+    return r;
+  }
+
+  /** Recomputes the addresses answered for on each port: the port's own and the VIPs. */
+  #ownVips(): void {
+    this.#hasMasq = this.#services.some((s) =>
+      s.dests.some((d) => (d.fwd & IP_VS_CONN_F_FWD_MASK) === IP_VS_CONN_F_MASQ)
+    );
+    this.#owned = this.ports.map((p) => new Set(p.addrs.map((a) => ipKey(a.addr))));
+    for (const s of this.#standby ? [] : this.#services) {
       // A VIP is announced where its prefix is on-link, or on every port if none is.
       const on = this.ports.map((_, i) => i).filter((i) =>
         this.ports[i].addrs.some((a) => inPrefix(s.spec.addr, a))
@@ -174,11 +253,87 @@ export class Director {
         this.#owned[i].add(ipKey(s.spec.addr));
       }
     }
-    for (const g of this.#gateways) {
-      const port = this.#portFor(g);
-      if (port < 0) throw new Error(`Cannot use gateway ${formatIp(g)}: no port has it on-link`);
-      this.neigh.want(g, ipKey(g), port, true);
+  }
+
+  /**
+   * Brings the engine from the current services to `services` with the fewest
+   * changes (ipvsadm -E/-e semantics: a kept service keeps its connections; a
+   * kept dest keeps its counters), as a reload does. Validation happened in
+   * planDirector; an engine refusal throws after the changes before it.
+   * Returns one line per change, for the log.
+   */
+  reconfigure(services: ServicePlan[]): string[] {
+    const e = this.engine;
+    const changes: string[] = [];
+    const skey = (s: ServicePlan) => `${s.spec.protocol}/${ipKey(s.spec.addr)}/${s.spec.port}`;
+    const dkey = (d: DestSpec) => `${ipKey(d.addr)}/${d.port}`;
+    const old = new Map(this.#services.map((s, i) => [skey(s), i]));
+    const svcIndex: number[] = [];
+    const destIndex: number[][] = [];
+    const kept = new Set<number>();
+    for (const s of services) {
+      const i = old.get(skey(s));
+      if (i === undefined) {
+        const svc = this.#addService(s);
+        svcIndex.push(svc);
+        destIndex.push(s.dests.map((d) => this.#addDest(svc, s, d)));
+        changes.push(`added service ${this.#svcName(s)} with ${s.dests.length} dests`);
+        continue;
+      }
+      kept.add(i);
+      const svc = this.#svcIndex[i];
+      const was = this.#services[i];
+      if (was.spec.sched !== s.spec.sched || was.spec.flags !== s.spec.flags) {
+        const r = e.editService(svc, s.spec);
+        if (r < 0) throw new Error(`Cannot edit service ${this.#svcName(s)}: engine returned ${r}`);
+        changes.push(`edited service ${this.#svcName(s)}`);
+      }
+      const oldDests = new Map(was.dests.map((d, j) => [dkey(d), j]));
+      const keptDests = new Set<number>();
+      destIndex.push(s.dests.map((d) => {
+        const j = oldDests.get(dkey(d));
+        if (j === undefined) {
+          changes.push(`added dest ${formatIp(d.addr)} to ${this.#svcName(s)}`);
+          return this.#addDest(svc, s, d);
+        }
+        keptDests.add(j);
+        const o = was.dests[j];
+        const di = this.#destIndex[i][j];
+        if (
+          o.weight !== d.weight || o.fwd !== d.fwd || o.uThreshold !== d.uThreshold ||
+          o.lThreshold !== d.lThreshold
+        ) {
+          const r = e.editDest(di, d);
+          if (r < 0) {
+            throw new Error(`Cannot edit dest ${formatIp(d.addr)}: engine returned ${r}`);
+          }
+          changes.push(`edited dest ${formatIp(d.addr)} of ${this.#svcName(s)}`);
+        }
+        return di;
+      }));
+      was.dests.forEach((d, j) => {
+        if (keptDests.has(j)) return;
+        e.delDest(this.#destIndex[i][j]);
+        changes.push(`deleted dest ${formatIp(d.addr)} from ${this.#svcName(s)}`);
+      });
+      svcIndex.push(svc);
     }
+    this.#services.forEach((s, i) => {
+      if (kept.has(i)) return;
+      e.delService(this.#svcIndex[i]);
+      changes.push(`deleted service ${this.#svcName(s)}`);
+    });
+    this.#services = services;
+    this.#svcIndex = svcIndex;
+    this.#destIndex = destIndex;
+    this.#ownVips();
+    if (changes.length && this.#primary) this.#announceLeft = ANNOUNCE_REPEAT + 1;
+    return changes;
+  }
+
+  /** The services as currently applied. */
+  get services(): readonly ServicePlan[] {
+    return this.#services;
   }
 
   /** The one-line summary logged at start: interfaces, VIPs, mode. */
@@ -222,8 +377,12 @@ export class Director {
     }
     this.#rr = (this.#rr + 1) % n;
     if (cur.desc > 0) {
-      const nTx = this.engine.processBatch(cur.desc, this.#clock());
+      // Before the engine rewrites the frames in place: their Ethernet sources are still the senders'.
+      if (this.#learnTraffic && this.#hasMasq) this.#learnSources(cur.desc);
+      const now = this.#clock();
+      const nTx = this.engine.processBatch(cur.desc, now);
       this.#sendTx(nTx);
+      this.#sync?.afterBatch(now);
       this.#slowPath(cur.desc);
     }
     return cur.slot;
@@ -242,6 +401,7 @@ export class Director {
     }
   }
 
+  /** After a batch is sent: the frames the engine passed go to handleFrame. */
   #slowPath(nRx: number): void {
     const a = this.#area;
     for (let i = 0; i < nRx; i++) {
@@ -256,6 +416,62 @@ export class Director {
     }
   }
 
+  /**
+   * learnFromTraffic: the Ethernet source of every received IP frame whose
+   * source is not a real server is that client's next hop (the client itself
+   * or the router it came through), which NAT replies need. One Map lookup per
+   * frame; only an unseen source costs more.
+   */
+  #learnSources(nRx: number): void {
+    const a = this.#area;
+    const dv = this.#dv;
+    for (let i = 0; i < nRx; i++) {
+      const d = a.rxDesc + i * RXD_SIZE;
+      const len = dv.getUint16(d + RXD_LEN, true);
+      const port = dv.getUint16(d + RXD_PORT, true);
+      if (len < 34 || len > SLOT_SIZE - HEADROOM || port >= this.ports.length) continue;
+      this.#learnSource(a.slots + dv.getUint32(d + RXD_SLOT, true) * SLOT_SIZE + HEADROOM, len, port);
+    }
+  }
+
+  /** Learns the Ethernet source of a forwarded frame as the next hop of its IP source. */
+  #learnSource(at: number, len: number, port: number): void {
+    const mem = this.#mem;
+    const l3 = mem[at + 12] === 0x81 && mem[at + 13] === 0x00 ? at + 18 : at + 14;
+    const type = (mem[l3 - 2] << 8) | mem[l3 - 1];
+    // TCP and UDP only: what the engine may forward (ND and ICMP have their own rules).
+    if (type === 0x0800 && l3 + 20 <= at + len && (mem[l3 + 9] === 6 || mem[l3 + 9] === 17)) {
+      const src = this.#dv.getUint32(l3 + 12);
+      if (this.#seen4.get(src) === port || this.#rs4.has(src)) return;
+      this.#seen4.set(src, port);
+      this.#learnClient(mem.slice(l3 + 12, l3 + 16), mem.slice(at + 6, at + 12), port);
+    } else if (
+      type === ETH_P_IPV6 && l3 + 40 <= at + len && (mem[l3 + 6] === 6 || mem[l3 + 6] === 17)
+    ) {
+      const src = mem.slice(l3 + 8, l3 + 24);
+      const key = ipKey(src);
+      if (this.#seen6.get(key) === port || this.#rs6.has(key)) return;
+      this.#seen6.set(key, port);
+      this.#learnClient(src, mem.slice(at + 6, at + 12), port);
+    }
+  }
+
+  #learnClient(addr: Uint8Array, mac: Uint8Array, port: number): void {
+    if (this.#neighFull || this.#owned[port].has(ipKey(addr)) || mac[0] & 1) return;
+    // Clients behind a known gateway need no entry of their own: the default route covers them.
+    for (const g of this.#gateways) {
+      const e = this.neigh.get(ipKey(g));
+      if (e?.mac && e.port === port && g.length === addr.length && equalBytes(e.mac, mac)) return;
+    }
+    this.#learn(addr, mac, port, true, false);
+  }
+
+  /** Records a neighbour learned by another worker (no log, no sharing back). */
+  learnExternal(addr: Uint8Array, mac: Uint8Array, port: number): void {
+    if (port >= this.ports.length) return;
+    this.#learn(addr, mac, port, true, false);
+  }
+
   /** Slow path for one frame the engine passed (also used by tests). */
   handleFrame(f: Uint8Array, port: number): void {
     const tagged = f[12] === 0x81 && f[13] === 0x00;
@@ -263,8 +479,21 @@ export class Director {
     const type = (f[t] << 8) | f[t + 1];
     if (type === ETH_P_ARP) this.#onArp(f, port);
     else if (type === ETH_P_IPV6 && f.length > t + 8 && f[t + 8] === IPPROTO_ICMPV6) {
-      this.#onNd(f, port);
+      // Neighbour discovery, or an echo request to an address we own.
+      if (f.length > t + 42 && f[t + 42] === 128) this.#onEcho(f, port, t + 2);
+      else this.#onNd(f, port);
+    } else if (type === 0x0800 && f.length > t + 11 && f[t + 11] === 1) {
+      this.#onEcho(f, port, t + 2);
     }
+  }
+
+  /** Answers ICMP/ICMPv6 echo requests to the VIPs and port addresses, as the kernel would. */
+  #onEcho(f: Uint8Array, port: number, l3: number): void {
+    const v4 = f[l3] >> 4 === 4;
+    const dst = v4 ? f.subarray(l3 + 16, l3 + 20) : f.subarray(l3 + 24, l3 + 40);
+    if (!this.#owned[port].has(ipKey(dst))) return;
+    const reply = echoReply(f, l3, this.ports[port].mac);
+    if (reply) this.ports[port].io.sendFrame(reply);
   }
 
   #onArp(f: Uint8Array, port: number): void {
@@ -294,15 +523,18 @@ export class Director {
     }
   }
 
-  #learn(addr: Uint8Array, mac: Uint8Array, port: number, create: boolean): void {
+  #learn(addr: Uint8Array, mac: Uint8Array, port: number, create: boolean, share = true): void {
     const wanted = this.neigh.get(ipKey(addr));
     const e = this.neigh.learn(addr, ipKey(addr), mac, port, create || wanted !== undefined);
     if (!e) return;
     const af = addr.length === 4 ? AF_INET : AF_INET6;
     const r = this.engine.setNeigh(af, addr, e.mac!, port);
-    if (r < 0) {
+    if (r < 0 && !this.#neighFull) {
+      // Logged once: a full table keeps failing, and the default route still covers clients.
+      this.#neighFull = true;
       this.#log(`wvs director: cannot cache neighbour ${formatIp(addr)}: setNeigh returned ${r}`);
     }
+    if (share) this.#onLearn?.(addr, e.mac!, port);
     if (e.gateway) this.engine.setNeigh(af, null, e.mac!, port);
     if (e.wanted) {
       this.#log(
@@ -327,6 +559,13 @@ export class Director {
       this.engine.expire(nowUs);
       this.#nextExpire = ms + EXPIRE_EVERY_MS;
     }
+    this.#sync?.tick(nowUs);
+    if (ms >= this.#nextRelearn) {
+      this.#seen4.clear();
+      this.#seen6.clear();
+      this.#nextRelearn = ms + RELEARN_EVERY_MS;
+    }
+    if (!this.#primary) return this.#checkReady();
     for (const e of this.neigh.due(ms)) this.#solicit(e);
     if (this.#announceLeft > 0 && ms >= this.#nextAnnounce) {
       this.#announce();
@@ -334,6 +573,29 @@ export class Director {
       this.#nextAnnounce = ms + 1000;
     }
     this.#checkReady();
+  }
+
+  /** True while the VIPs belong to another director (sync backup, before takeover). */
+  get standby(): boolean {
+    return this.#standby;
+  }
+
+  /**
+   * Failover: this director becomes the one for its VIPs. It answers ARP/ND for them from
+   * now on and announces them at once (gratuitous ARP, unsolicited NA), then twice more a
+   * second apart; connections a sync backup learned are forwarded as before.
+   */
+  takeover(): void {
+    this.#standby = false;
+    this.#ownVips();
+    this.#announceLeft = ANNOUNCE_REPEAT + 1;
+    this.#nextAnnounce = 0;
+  }
+
+  /** Gives the VIPs up (back to standby): no more answers or announcements for them. */
+  release(): void {
+    this.#standby = true;
+    this.#ownVips();
   }
 
   #solicit(e: NeighEntry): void {
@@ -435,6 +697,8 @@ export class Director {
 
 export interface DirectorSnapshot {
   counters: Record<string, number>;
+  /** With several workers: each worker's counters (the merge sums them into `counters`). */
+  workers?: Record<string, number>[];
   reasons: Record<string, number>;
   ports: Record<string, number | string>[];
   services: {

@@ -9,6 +9,7 @@ import {
   C_PASS,
   C_REASON_BASE,
   C_RX,
+  ENOENT,
   HEADROOM,
   L_BATCH,
   L_RX_DESC,
@@ -94,5 +95,12 @@ export function createPassthroughEngine(config: EngineConfig): Engine {
     destStats: zeroStats,
     destCounts: (): DestCounts => ({ activeConns: 0, inactConns: 0, persistConns: 0, flags: 0 }),
     dumpConns: () => [],
+    setSync() {},
+    syncDrain: () => 0,
+    syncConn: () => -ENOENT,
+    setSchedSlots: () => -ENOENT,
+    schedTable: () => new Int32Array(0),
+    destInfo: () => null,
+    schedProbe: () => -1,
   };
 }

@@ -18,6 +18,47 @@ export interface EngineConfig {
   batch: number;
   /** Seed of the connection-table hash (keep it secret on a real director). */
   seed: number;
+  /**
+   * Scheduler table blocks: one per service using sh, dh, mh, lblc or lblcr (adding one
+   * more such service gives -ENOMEM). Default min(maxServices, 64).
+   */
+  schedTables?: number;
+  /** Maglev table size M, one of IPVS's primes (MH_TABLE_SIZES); default 4093. */
+  mhTableSize?: number;
+  /** lblc/lblcr cache entries, engine-wide (default 16384), and lblcr set members (2×). */
+  lblcEntries?: number;
+  lblcNodes?: number;
+  /** Seed of the schedulers' random draws (twos); default `seed`. */
+  schedSeed?: number;
+}
+
+/** IPVS's possible MH table sizes, by CONFIG_IP_VS_MH_TAB_INDEX 8..17. */
+export const MH_TABLE_SIZES: readonly number[] = [
+  251,
+  509,
+  1021,
+  2039,
+  4093,
+  8191,
+  16381,
+  32749,
+  65521,
+  131071,
+];
+
+/** What the control plane reads back about a dest (scheduler tables are computed from it). */
+export interface DestInfo {
+  svc: number;
+  af: Af;
+  /** 4 or 16 bytes, network order. */
+  addr: Uint8Array;
+  /** Host order. */
+  port: number;
+  weight: number;
+  /** The latest non-zero weight (set on add, and by edits to a non-zero weight). */
+  lastWeight: number;
+  /** IP_VS_DEST_F_AVAILABLE | IP_VS_DEST_F_OVERLOAD. */
+  flags: number;
 }
 
 /** A director port (interface): its MAC, MTU and tunnel source addresses. */
@@ -106,6 +147,45 @@ export interface Stats {
 }
 
 /**
+ * Master-side parameters of connection sync (ip_vs_sync.c; the sysctls of spec §9). The host
+ * validates them (threshold < period unless period is 0; retries 0..3).
+ */
+export interface SyncParams {
+  /** The master role: in-direction packets run IPVS's sync decision (spec §7.5). */
+  master: boolean;
+  /** sync_version: 0 sends IPv4 entries only, and a controller only after its entry. */
+  version: 0 | 1;
+  /** sync_threshold "threshold period" (default 3 50). */
+  threshold: number;
+  period: number;
+  /** sync_refresh_period, seconds (default 0), and sync_retries (0..3). */
+  refreshPeriod: number;
+  retries: number;
+  /** sync_persist_mode: 1 sends templates only for connections under persistence. */
+  persistMode: number;
+}
+
+/** A connection as a sync message describes it (host/sync/wire.ts SyncConn is one). */
+export interface SyncConnSpec {
+  af: Af;
+  protocol: number;
+  /** IP_VS_CONN_F_* as sent; the backup keeps IP_VS_CONN_F_BACKUP_MASK of them. */
+  flags: number;
+  state: number;
+  /** Host order. */
+  cport: number;
+  vport: number;
+  dport: number;
+  fwmark: number;
+  /** Seconds; 0 takes the backup's timeout for the state. */
+  timeout: number;
+  /** 4 or 16 bytes, network order. */
+  caddr: Uint8Array;
+  vaddr: Uint8Array;
+  daddr: Uint8Array;
+}
+
+/**
  * The packet engine. Control operations return an index (>= 0) or a negated
  * errno (-EEXIST, -ENOENT, -ENOMEM, -EINVAL); they never throw. The data path
  * (`processBatch`, `expire`) never throws and never allocates.
@@ -150,4 +230,38 @@ export interface Engine {
   destStats(dest: number): Stats;
   destCounts(dest: number): DestCounts;
   dumpConns(): ConnDump[];
+
+  /**
+   * Writes slot changes into a service's sh, dh or mh table: `changes` holds (slot, dest)
+   * pairs, dest -1 (or NO_DEST) for an empty slot. The tables are computed by the control
+   * plane (host/ctl/tables.ts); deleting a dest empties its slots. Checks every pair first:
+   * returns the number of pairs written, -ESRCH, or -EINVAL (no slot table, a slot out of
+   * range, a dest not listed in the service).
+   */
+  setSchedSlots(svc: number, changes: ArrayLike<number>): number;
+  /** A service's sh/dh/mh slot table (dest index or -1 per slot); empty for other schedulers. */
+  schedTable(svc: number): Int32Array;
+  /** A dest's identity and weights (a trashed one lacks AVAILABLE), or null for a free slot. */
+  destInfo(dest: number): DestInfo | null;
+  /**
+   * Runs the service's scheduler `n` times on synthetic new-connection keys (benchmarks,
+   * distribution tests; sched/probe.ts): returns the last dest chosen, or -1.
+   */
+  schedProbe(svc: number, n: number, seed: number): number;
+
+  /** Connection sync, master side: parameters and role (all off until called). */
+  setSync(p: SyncParams): void;
+  /**
+   * Takes the sync records written since the last call (after a batch): returns how many
+   * SYNC_REC_SIZE records start at layout[L_SYNC_RING]; valid until the next processBatch.
+   */
+  syncDrain(): number;
+  /**
+   * Connection sync, backup side (spec §7.6): creates or updates the entry `c` describes,
+   * bound to the matching dest of the matching service, with the clock at `now` µs.
+   * Returns the entry index, or -EINVAL (not an entry this engine keeps: bad family,
+   * protocol or state, or a template), -ENOENT (no matching service or dest: nothing made),
+   * -EEXIST (a stale message about an entry already replaced) or -ENOMEM.
+   */
+  syncConn(c: SyncConnSpec, now: number): number;
 }

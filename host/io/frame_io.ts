@@ -51,11 +51,21 @@ export interface PortStats {
   rxOversize: number;
   /** Checksums completed on frames the kernel left CHECKSUM_PARTIAL. */
   rxCsumFixed: number;
+  /** 802.1Q tags put back from PACKET_AUXDATA (the kernel strips them on receive). */
+  rxVlanRestored: number;
   txErrors: number;
 }
 
 export function emptyPortStats(): PortStats {
-  return { rxFrames: 0, txFrames: 0, rxFiltered: 0, rxOversize: 0, rxCsumFixed: 0, txErrors: 0 };
+  return {
+    rxFrames: 0,
+    txFrames: 0,
+    rxFiltered: 0,
+    rxOversize: 0,
+    rxCsumFixed: 0,
+    rxVlanRestored: 0,
+    txErrors: 0,
+  };
 }
 
 /** One attached interface. Data-path methods never throw; they count. */

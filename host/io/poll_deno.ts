@@ -1,25 +1,9 @@
-// Idle wait for the director loop: poll(2) on every port's descriptor, run on a
-// helper thread (`nonblocking`) so the event loop keeps serving timers and
-// SIGTERM while nothing arrives. Deno-specific. Only called after a receive
-// round found nothing, so its ~20 µs cost (baselines.md §3d) is paid when idle.
+// The director's idle wait on Deno: poll.ts over sys_deno.ts. Deno-specific.
 import type { FramePort } from "./frame_io.ts";
-import { libc } from "./libc_deno.ts";
-
-const POLLIN = 1;
+import { waitReadable as waitWith } from "./poll.ts";
+import { denoSys } from "./sys_deno.ts";
 
 /** Resolves when a port is readable or after `timeoutMs`. */
-export async function waitReadable(ports: readonly FramePort[], timeoutMs: number): Promise<void> {
-  const fds = ports.filter((p) => p.fd >= 0);
-  if (fds.length === 0) {
-    await new Promise((r) => setTimeout(r, timeoutMs));
-    return;
-  }
-  // Fresh per call: the helper thread owns the buffer until the promise settles.
-  const pfd = new Uint8Array(8 * fds.length);
-  const dv = new DataView(pfd.buffer);
-  fds.forEach((p, i) => {
-    dv.setInt32(i * 8, p.fd, true);
-    dv.setInt16(i * 8 + 4, POLLIN, true);
-  });
-  await libc().pollAsync(pfd, BigInt(fds.length), timeoutMs);
+export function waitReadable(ports: readonly FramePort[], timeoutMs: number): Promise<void> {
+  return waitWith(denoSys(), ports, timeoutMs);
 }

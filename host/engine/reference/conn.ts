@@ -17,6 +17,8 @@ const {
   IP_VS_CONN_F_FWD_MASK,
   IP_VS_CONN_F_INACTIVE,
   IP_VS_CONN_F_MASQ,
+  IP_VS_CONN_F_TEMPLATE,
+  TEMPLATE_RETRY,
 } = abi;
 
 /** Words per IPv6 address block: caddr, vaddr, daddr (4 little-endian u32 words each). */
@@ -62,8 +64,12 @@ export class ConnTable {
   readonly expires: Uint32Array;
   readonly timeout: Uint32Array;
   readonly inPkts: Uint32Array;
-  /** Entries this one controls (templates, FTP); always 0 until those exist. */
+  /** Entries this one controls (a persistence template's connections). */
   readonly nControl: Uint16Array;
+  /** The entry controlling this one (its persistence template), or -1. */
+  readonly control: Int32Array;
+  /** The template chains (persist.ts), which free() unlinks TEMPLATE entries from. */
+  templates!: { unlink(c: number): void };
   /** IPv6 block of an entry (-1 for IPv4) and the blocks themselves. */
   readonly block: Int32Array;
   readonly addr6: Uint32Array;
@@ -99,6 +105,7 @@ export class ConnTable {
     this.timeout = new Uint32Array(max);
     this.inPkts = new Uint32Array(max);
     this.nControl = new Uint16Array(max);
+    this.control = new Int32Array(max).fill(-1);
     this.block = new Int32Array(max).fill(-1);
     this.addr6 = new Uint32Array(max6 * CONN6_WORDS);
     this.#next = new Int32Array(max).fill(-1);
@@ -207,11 +214,21 @@ export class ConnTable {
   }
 
   /**
+   * Takes a free entry (call hasRoom first) and, for IPv6, an address block (block[c]; -1
+   * for IPv4). The caller fills the rest.
+   */
+  take(af: number): number {
+    const c = this.#free[--this.#top];
+    this.block[c] = af === AF_INET6 ? this.#free6[--this.#top6] : -1;
+    return c;
+  }
+
+  /**
    * Creates an entry for packet `p` scheduled to dest `d` (call hasRoom first) and links it
    * at the head of its chain. Addresses come from the packet and the dest record.
    */
   create(p: Packet, d: number, dportW: number, flags: number, svc: number): number {
-    const c = this.#free[--this.#top];
+    const c = this.take(p.af);
     const da = this.#dests.addr;
     const dw = d * 4;
     const af = p.af;
@@ -226,6 +243,7 @@ export class ConnTable {
     this.svc[c] = svc;
     this.inPkts[c] = 0;
     this.nControl[c] = 0;
+    this.control[c] = -1;
     let h;
     if (af === AF_INET) {
       this.caddr[c] = p.s0;
@@ -234,7 +252,7 @@ export class ConnTable {
       this.block[c] = -1;
       h = hashClient(this.#seed, p.proto, p.s0, 0, 0, 0, p.sport);
     } else {
-      const blk = this.#free6[--this.#top6];
+      const blk = this.block[c];
       const a6 = this.addr6;
       const b = blk * CONN6_WORDS;
       a6[b] = p.s0;
@@ -252,7 +270,6 @@ export class ConnTable {
       this.caddr[c] = p.s3;
       this.vaddr[c] = p.d3;
       this.daddr[c] = da[dw + 3];
-      this.block[c] = blk;
       this.#counters[C_CONNS6]++;
       h = hashClient(this.#seed, p.proto, p.s0, p.s1, p.s2, p.s3, p.sport);
     }
@@ -272,12 +289,20 @@ export class ConnTable {
    * OVERLOAD and free a trashed dest), count C_CONN_EXPIRED, push its slot and block.
    */
   free(c: number): void {
-    const n = this.#next[c];
-    const pv = this.#prev[c];
-    if (pv >= 0) this.#next[pv] = n;
-    else this.#buckets[this.#bucketOf[c]] = n;
-    if (n >= 0) this.#prev[n] = pv;
-    this.#dests.unbind(this.dest[c], (this.flags[c] & IP_VS_CONN_F_INACTIVE) !== 0);
+    const template = (this.flags[c] & IP_VS_CONN_F_TEMPLATE) !== 0;
+    if (template) {
+      this.templates.unlink(c);
+    } else {
+      const n = this.#next[c];
+      const pv = this.#prev[c];
+      if (pv >= 0) this.#next[pv] = n;
+      else this.#buckets[this.#bucketOf[c]] = n;
+      if (n >= 0) this.#prev[n] = pv;
+    }
+    // ip_vs_control_del: the controller (a template) stops counting this entry.
+    const ctl = this.control[c];
+    if (ctl >= 0) this.nControl[ctl]--;
+    this.#dests.unbind(this.dest[c], (this.flags[c] & IP_VS_CONN_F_INACTIVE) !== 0, template);
     const ctr = this.#counters;
     ctr[C_CONN_EXPIRED]++;
     ctr[C_CONNS]--;
@@ -290,12 +315,23 @@ export class ConnTable {
     this.#free[this.#top++] = c;
   }
 
+  /** A template's timer fired while it controls entries: keep it, retry in 60 s. */
+  retry(c: number, nowMs: number): void {
+    this.timeout[c] = TEMPLATE_RETRY * 1000;
+    this.expires[c] = (nowMs + TEMPLATE_RETRY * 1000) >>> 0;
+  }
+
   /** Frees every expired entry in slot order; returns how many. */
   expire(nowMs: number): number {
     let n = 0;
     const af = this.af;
     for (let c = 0; c < this.max; c++) {
       if (af[c] !== 0 && this.isExpired(c, nowMs)) {
+        // A controller is kept while it controls entries, and retried later.
+        if (this.nControl[c] !== 0) {
+          this.retry(c, nowMs);
+          continue;
+        }
         this.free(c);
         n++;
       }

@@ -16,6 +16,8 @@ import * as ipv6Wire from "./wire/ipv6.ts";
 import * as tcpWire from "./wire/tcp.ts";
 import * as udpWire from "./wire/udp.ts";
 import * as xmit from "./xmit.ts";
+import { persistAssure, persistAttach, persistSchedule, tplTouch } from "./persist.ts";
+import { syncPacket } from "./sync.ts";
 
 // Hot-path bindings as module-local consts: see state.ts, "Why local consts".
 const {
@@ -36,7 +38,10 @@ const {
   IP_VS_CONN_F_INACTIVE,
   IP_VS_CONN_F_MASQ,
   IP_VS_CONN_F_NOOUTPUT,
+  IP_VS_CONN_F_ONE_PACKET,
   IP_VS_DEST_F_AVAILABLE,
+  IP_VS_SVC_F_ONEPACKET,
+  IP_VS_SVC_F_PERSISTENT,
   IPPROTO_TCP,
   IPPROTO_UDP,
   MAX_FRAME,
@@ -51,6 +56,7 @@ const {
   R_CONN_FULL,
   R_DEST_UNAVAILABLE,
   R_FRAGMENT,
+  R_FTP_DATA,
   R_IP6_EXT_CHAIN,
   R_NO_DEST,
   R_NONE,
@@ -72,6 +78,7 @@ const {
   STATS_WORDS,
   SYS_CONN_REUSE_MODE,
   SYS_EXPIRE_NODEST_CONN,
+  SYS_IP_UNPRIVILEGED_PORT_START,
   SYS_SLOPPY_TCP,
   T_NEW,
   T_UDP,
@@ -130,6 +137,9 @@ const {
 } = tcpWire;
 const { UDP_HEADER_LEN, UDP_LENGTH } = udpWire;
 const { transmit } = xmit;
+
+/** Source port 20 (FTP data) as loaded from the wire (little-endian u16 of wire bytes). */
+const FTP_DATA_WIRE = 20 << 8;
 
 /** IPv4 (step 3). Returns the L4 length, or -reason. */
 function parseIpv4(u8: Uint8Array, dv: DataView, p: Packet, l3len: number): number {
@@ -247,11 +257,19 @@ function reusable(st: EngineState, p: Packet, c: number): boolean {
 }
 
 /** Steps 9-10: service lookup, schedule, create. Returns the entry, or -reason. */
-function newConn(st: EngineState, p: Packet, mark: number): number {
+function newConn(st: EngineState, p: Packet, mark: number, nowMs: number): number {
   const svcs = st.svcs;
-  const s = mark !== 0
-    ? svcs.findFwmark(p.af, mark)
-    : svcs.findExact(p.af, p.proto, p.d0, p.d1, p.d2, p.d3, p.dport);
+  const s = svcs.lookup(
+    p.af,
+    p.proto,
+    p.d0,
+    p.d1,
+    p.d2,
+    p.d3,
+    p.dport,
+    mark,
+    st.sysctl[SYS_IP_UNPRIVILEGED_PORT_START],
+  );
   if (s < 0) return -R_NOT_VIP;
   if (p.proto === IPPROTO_TCP) {
     const f = p.tcpFlags;
@@ -259,21 +277,59 @@ function newConn(st: EngineState, p: Packet, mark: number): number {
       return -R_TCP_NO_SYN;
     }
   }
+  // ip_vs_schedule: FTP data (source port 20) is never scheduled.
+  if (p.sport === FTP_DATA_WIRE) return -R_FTP_DATA;
   const dests = st.dests;
-  const d = SCHEDULERS[svcs.sched[s]].schedule(svcs, dests, s);
-  if (d === NO_DEST) return -R_NO_DEST;
+  const sflags = svcs.flags[s];
+  const svcPort = svcs.portW[s];
+  const persistent = (sflags & IP_VS_SVC_F_PERSISTENT) !== 0;
+  const tc = st.templates;
+  let d;
+  if (persistent) {
+    d = persistSchedule(st, p, s, nowMs);
+    if (d === NO_DEST) return -tc.err;
+  } else {
+    tc.tpl = -1;
+    // A non-persistent, non-fwmark service takes only its own port (FTP and port-zero
+    // fallbacks end here).
+    if (svcs.fwmark[s] === 0 && p.dport !== svcPort) return -R_NO_DEST;
+    d = SCHEDULERS[svcs.sched[s]].schedule(svcs, dests, s, st.sched);
+    if (d === NO_DEST) return -R_NO_DEST;
+  }
   const conns = st.conns;
-  if (!conns.hasRoom(p.af)) return -R_CONN_FULL;
+  if (!conns.hasRoom(p.af)) {
+    if (tc.tpl >= 0) tplTouch(st, tc.tpl, nowMs);
+    return -R_CONN_FULL;
+  }
+  // The dest's port for packets to the service port (any port when the dest has none);
+  // persistent port-zero, fwmark and FTP-data connections keep the client's port.
+  const dportW = dests.port[d] !== 0 && (!persistent || p.dport === svcPort)
+    ? dests.portW[d]
+    : p.dport;
   const fwd = dests.fwd[d];
   const flags = fwd | IP_VS_CONN_F_INACTIVE |
-    (fwd === IP_VS_CONN_F_MASQ ? 0 : IP_VS_CONN_F_NOOUTPUT);
-  const c = conns.create(p, d, dests.port[d] === 0 ? p.dport : dests.portW[d], flags, s);
+    (fwd === IP_VS_CONN_F_MASQ ? 0 : IP_VS_CONN_F_NOOUTPUT) |
+    ((sflags & IP_VS_SVC_F_ONEPACKET) !== 0 && p.proto === IPPROTO_UDP
+      ? IP_VS_CONN_F_ONE_PACKET
+      : 0);
+  const c = conns.create(p, d, dportW, flags, s);
   conns.timeout[c] = st.timeoutMs[T_NEW];
   dests.bind(d);
   st.counters[C_CONN_NEW]++;
   svcs.stats[s * STATS_WORDS + S_CONNS]++;
   dests.stats[d * STATS_WORDS + S_CONNS]++;
+  if (tc.tpl >= 0) persistAttach(st, c, nowMs);
   return c;
+}
+
+/**
+ * Step 7: with expire_nodest_conn, a new-connection segment (SYN without ACK) that hits an
+ * entry whose dest has weight 0 is rescheduled (ip_vs_in, spec §3.6).
+ */
+function nodestReschedule(st: EngineState, p: Packet, c: number): boolean {
+  if (st.sysctl[SYS_EXPIRE_NODEST_CONN] === 0 || p.proto !== IPPROTO_TCP) return false;
+  if ((p.tcpFlags & (TCP_SYN | TCP_ACK_FLAG)) !== TCP_SYN) return false;
+  return st.dests.weight[st.conns.dest[c]] === 0 && st.conns.nControl[c] === 0;
 }
 
 /** Step 11: stats, state and timeout on entry `c`, then transmit (step 12). */
@@ -318,9 +374,12 @@ function onPacket(
   } else {
     timeout = st.timeoutMs[T_UDP];
   }
+  persistAssure(st, c, out);
   conns.timeout[c] = timeout;
   if (!out && conns.inPkts[c] !== 0xffffffff) conns.inPkts[c]++;
   conns.expires[c] = (nowMs + timeout) >>> 0;
+  // Connection sync, master side (ip_vs_in calls ip_vs_sync_conn for in packets).
+  if (!out && st.sync.master) syncPacket(st, c, nowMs);
   return transmit(st, p, c, out, rx, tx);
 }
 
@@ -344,7 +403,10 @@ function handleFrame(st: EngineState, rx: number, tx: number, nowMs: number): nu
     c = -1;
   }
   if (c >= 0) {
-    if (reusable(st, p, c)) {
+    if (nodestReschedule(st, p, c)) {
+      conns.free(c);
+      c = -1;
+    } else if (reusable(st, p, c)) {
       conns.free(c);
       st.counters[C_CONN_REUSED]++;
       c = -1;
@@ -362,8 +424,12 @@ function handleFrame(st: EngineState, rx: number, tx: number, nowMs: number): nu
     if (c >= 0) return onPacket(st, p, c, true, rx, tx, nowMs);
   }
   if (c < 0) {
-    c = newConn(st, p, dv.getUint32(desc + RXD_MARK, true));
+    c = newConn(st, p, dv.getUint32(desc + RXD_MARK, true), nowMs);
     if (c < 0) return -c;
+    const r = onPacket(st, p, c, false, rx, tx, nowMs);
+    // One-packet scheduling: the entry goes as soon as its packet has been handled.
+    if ((conns.flags[c] & IP_VS_CONN_F_ONE_PACKET) !== 0) conns.free(c);
+    return r;
   }
   return onPacket(st, p, c, false, rx, tx, nowMs);
 }
@@ -371,6 +437,7 @@ function handleFrame(st: EngineState, rx: number, tx: number, nowMs: number): nu
 /** Processes RX descriptors [0, n); returns the number of TX descriptors written. */
 export function processBatch(st: EngineState, n: number, now: number): number {
   const nowMs = Math.floor(now / 1000) >>> 0;
+  st.sched.nowMs = nowMs;
   const count = n > st.batch ? st.batch : n > 0 ? Math.floor(n) : 0;
   const u8 = st.u8;
   const ctr = st.counters;
@@ -397,5 +464,13 @@ export function processBatch(st: EngineState, n: number, now: number): number {
 
 /** Frees idle connections (ARCHITECTURE.md, Expiry); returns how many. */
 export function expire(st: EngineState, now: number): number {
-  return st.conns.expire(Math.floor(now / 1000) >>> 0);
+  const nowMs = Math.floor(now / 1000) >>> 0;
+  st.sched.nowMs = nowMs;
+  const n = st.conns.expire(nowMs);
+  // The schedulers' timers (lblc/lblcr cache GC), in service order.
+  const svcs = st.svcs;
+  for (let s = 0; s < svcs.max; s++) {
+    if (svcs.isLive(s)) SCHEDULERS[svcs.sched[s]].tick?.(svcs, st.dests, s, st.sched);
+  }
+  return n;
 }

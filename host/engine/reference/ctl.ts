@@ -19,13 +19,19 @@ import {
   IP_VS_CONN_F_TUNNEL,
   IP_VS_DEST_F_AVAILABLE,
   IP_VS_DEST_F_OVERLOAD,
+  NO_DEST,
   SCHED_COUNT,
+  SYS_EXPIRE_NODEST_CONN,
 } from "../abi.gen.ts";
 import type { DestTable } from "./dest.ts";
 import { SCHEDULERS } from "./sched/registry.ts";
 import { DEST_ADDED, DEST_DELETED, DEST_EDITED } from "./sched/scheduler.ts";
 import { type ServiceTable, SVC_DELETED, SVC_LIVE } from "./service.ts";
 import { zeroStats } from "./stats.ts";
+import { SCHED_WORDS } from "./sched/scheduler.ts";
+import { slotCount } from "./sched/table.ts";
+import { flushNodest } from "./persist.ts";
+import type { EngineState } from "./state.ts";
 import { swap16 } from "./wire/bytes.ts";
 
 const I32_MAX = 0x7fffffff;
@@ -56,7 +62,12 @@ function serviceFieldsOk(spec: ServiceSpec): boolean {
     isInt(spec.timeout, 0, U32_MAX) && isInt(spec.netmask, 0, U32_MAX);
 }
 
-export function addService(svcs: ServiceTable, dests: DestTable, spec: ServiceSpec): number {
+export function addService(
+  svcs: ServiceTable,
+  dests: DestTable,
+  spec: ServiceSpec,
+  st: EngineState,
+): number {
   if (typeof spec !== "object" || spec === null || !isAf(spec.af) || !serviceFieldsOk(spec)) {
     return -EINVAL;
   }
@@ -80,6 +91,7 @@ export function addService(svcs: ServiceTable, dests: DestTable, spec: ServiceSp
     ? svcs.findFwmark(spec.af, fwmark)
     : svcs.findExact(spec.af, proto, words[0], words[1], words[2], words[3], swap16(port));
   if (dup >= 0) return -EEXIST;
+  if (SCHEDULERS[spec.sched].table && !st.sched.tables.available()) return -ENOMEM;
   const s = svcs.alloc();
   if (s < 0) return -ENOMEM;
   svcs.status[s] = SVC_LIVE;
@@ -99,7 +111,8 @@ export function addService(svcs: ServiceTable, dests: DestTable, spec: ServiceSp
   dests.next[h] = h;
   dests.prev[h] = h;
   svcs.hash(s);
-  SCHEDULERS[spec.sched].initService(svcs, dests, s);
+  svcs.countSpecialPort(s, 1);
+  SCHEDULERS[spec.sched].initService(svcs, dests, s, st.sched);
   return s;
 }
 
@@ -108,25 +121,37 @@ export function editService(
   dests: DestTable,
   s: number,
   spec: ServiceSpec,
+  st: EngineState,
 ): number {
   if (!svcs.isLive(s)) return -ESRCH;
   if (typeof spec !== "object" || spec === null || !serviceFieldsOk(spec)) return -EINVAL;
   if (spec.sched >= SCHED_COUNT) return -ENOENT;
+  const old = SCHEDULERS[svcs.sched[s]];
+  const next = SCHEDULERS[spec.sched];
+  if (old !== next && next.table && !old.table && !st.sched.tables.available()) return -ENOMEM;
   svcs.flags[s] = spec.flags;
   svcs.timeout[s] = spec.timeout;
   svcs.netmask[s] = spec.netmask;
   if (svcs.sched[s] !== spec.sched) {
+    old.doneService?.(svcs, dests, s, st.sched);
     svcs.sched[s] = spec.sched;
-    SCHEDULERS[spec.sched].initService(svcs, dests, s);
+    next.initService(svcs, dests, s, st.sched);
   }
   return s;
 }
 
-export function delService(svcs: ServiceTable, dests: DestTable, s: number): number {
+export function delService(
+  svcs: ServiceTable,
+  dests: DestTable,
+  s: number,
+  st: EngineState,
+): number {
   if (!svcs.isLive(s)) return -ESRCH;
   svcs.unhash(s);
-  svcs.status[s] = SVC_DELETED;
-  // Its dests go to the trash in list order; unreferenced ones are freed at once.
+  svcs.countSpecialPort(s, -1);
+  // Its dests go to the trash in list order; unreferenced ones are freed at once. The
+  // slot is marked deleted only afterwards (after the scheduler's and the nodest flush's
+  // frees too), so it is pushed after every record it waited for, as in the WASM engine.
   const h = dests.head(s);
   for (let d = dests.next[h]; d !== h;) {
     const nx = dests.next[d];
@@ -135,6 +160,9 @@ export function delService(svcs: ServiceTable, dests: DestTable, s: number): num
     if (dests.refs[d] === 0) dests.release(d);
     d = nx;
   }
+  SCHEDULERS[svcs.sched[s]].doneService?.(svcs, dests, s, st.sched);
+  if (st.sysctl[SYS_EXPIRE_NODEST_CONN] !== 0) flushNodest(st);
+  svcs.status[s] = SVC_DELETED;
   svcs.releaseIfDone(s);
   return 0;
 }
@@ -170,7 +198,13 @@ function setDestFields(dests: DestTable, d: number, spec: DestSpec): void {
   dests.tunFlags[d] = spec.tunFlags;
 }
 
-export function addDest(svcs: ServiceTable, dests: DestTable, s: number, spec: DestSpec): number {
+export function addDest(
+  svcs: ServiceTable,
+  dests: DestTable,
+  s: number,
+  spec: DestSpec,
+  st: EngineState,
+): number {
   if (!svcs.isLive(s)) return -ESRCH;
   if (typeof spec !== "object" || spec === null || !isAf(spec.af)) return -EINVAL;
   const w = addrWords(spec.af, spec.addr);
@@ -195,19 +229,27 @@ export function addDest(svcs: ServiceTable, dests: DestTable, s: number, spec: D
   dests.port[d] = spec.port;
   dests.portW[d] = swap16(spec.port);
   setDestFields(dests, d, spec);
+  dests.lastWeight[d] = spec.weight;
   dests.flags[d] = IP_VS_DEST_F_AVAILABLE;
   dests.active[d] = 0;
   dests.inact[d] = 0;
+  dests.persist[d] = 0;
   dests.refs[d] = 0;
   dests.svc[d] = s;
   zeroStats(dests.stats, d);
   dests.linkHead(s, d);
   svcs.destRecords[s]++;
-  SCHEDULERS[svcs.sched[s]].updateService?.(svcs, dests, s, d, DEST_ADDED);
+  SCHEDULERS[svcs.sched[s]].updateService?.(svcs, dests, s, d, DEST_ADDED, st.sched);
   return d;
 }
 
-export function editDest(svcs: ServiceTable, dests: DestTable, d: number, spec: DestSpec): number {
+export function editDest(
+  svcs: ServiceTable,
+  dests: DestTable,
+  d: number,
+  spec: DestSpec,
+  st: EngineState,
+): number {
   if (!dests.isListed(d)) return -ENOENT;
   const s = dests.svc[d];
   if (typeof spec !== "object" || spec === null) return -EINVAL;
@@ -218,18 +260,21 @@ export function editDest(svcs: ServiceTable, dests: DestTable, d: number, spec: 
     dests.flags[d] &= ~IP_VS_DEST_F_OVERLOAD;
   }
   setDestFields(dests, d, spec);
-  SCHEDULERS[svcs.sched[s]].updateService?.(svcs, dests, s, d, DEST_EDITED);
+  // __ip_vs_update_dest keeps the latest non-zero weight (mh tables use it).
+  if (spec.weight !== 0) dests.lastWeight[d] = spec.weight;
+  SCHEDULERS[svcs.sched[s]].updateService?.(svcs, dests, s, d, DEST_EDITED, st.sched);
   return d;
 }
 
-export function delDest(svcs: ServiceTable, dests: DestTable, d: number): number {
+export function delDest(svcs: ServiceTable, dests: DestTable, d: number, st: EngineState): number {
   if (!dests.isListed(d)) return -ENOENT;
   const s = dests.svc[d];
   dests.unlink(d);
   dests.flags[d] &= ~IP_VS_DEST_F_AVAILABLE;
-  SCHEDULERS[svcs.sched[s]].updateService?.(svcs, dests, s, d, DEST_DELETED);
-  // The record stays in the trash while connections refer to it.
+  SCHEDULERS[svcs.sched[s]].updateService?.(svcs, dests, s, d, DEST_DELETED, st.sched);
+  // The record stays in the trash while connections (or lblc caches) refer to it.
   if (dests.refs[d] === 0) dests.release(d);
+  if (st.sysctl[SYS_EXPIRE_NODEST_CONN] !== 0) flushNodest(st);
   return 0;
 }
 
@@ -240,4 +285,42 @@ export function destList(svcs: ServiceTable, dests: DestTable, s: number): numbe
   const h = dests.head(s);
   for (let d = dests.next[h]; d !== h; d = dests.next[d]) out.push(d);
   return out;
+}
+
+/** The slot count of a service's sh/dh/mh table (0 for other schedulers). */
+function slotsOf(st: EngineState, s: number): number {
+  return slotCount(st.svcs.sched[s], st.sched.mhSize);
+}
+
+/**
+ * Writes (slot, dest) pairs into a service's slot table (host/ctl/tables.ts computes them).
+ * Every pair is checked first; returns the pair count, -ESRCH or -EINVAL.
+ */
+export function setSchedSlots(st: EngineState, s: number, changes: ArrayLike<number>): number {
+  const { svcs, dests } = st;
+  if (!svcs.isLive(s)) return -ESRCH;
+  const size = slotsOf(st, s);
+  const n = changes.length >>> 1;
+  if (size === 0 || changes.length % 2 !== 0 || n > size) return -EINVAL;
+  for (let i = 0; i < 2 * n; i += 2) {
+    const slot = changes[i], d = changes[i + 1];
+    if (!isInt(slot, 0, size - 1)) return -EINVAL;
+    if (d === -1 || d === NO_DEST) continue;
+    if (!dests.isListed(d) || dests.svc[d] !== s) return -EINVAL;
+  }
+  const t = st.sched.tables;
+  const base = svcs.schedState[s * SCHED_WORDS] * t.words;
+  for (let i = 0; i < 2 * n; i += 2) {
+    const d = changes[i + 1];
+    t.data[base + changes[i]] = d === NO_DEST ? -1 : d;
+  }
+  return n;
+}
+
+/** A copy of a service's slot table (empty for other schedulers or a dead service). */
+export function schedTable(st: EngineState, s: number): Int32Array {
+  if (!st.svcs.isLive(s)) return new Int32Array(0);
+  const t = st.sched.tables;
+  const base = st.svcs.schedState[s * SCHED_WORDS] * t.words;
+  return t.data.slice(base, base + slotsOf(st, s));
 }

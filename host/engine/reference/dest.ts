@@ -37,6 +37,10 @@ export class DestTable {
   readonly flags: Uint8Array;
   readonly active: Int32Array;
   readonly inact: Int32Array;
+  /** Persistence templates bound to the dest (persistConns). */
+  readonly persist: Int32Array;
+  /** The latest non-zero weight (set on add and by edits to a non-zero weight; mh uses it). */
+  readonly lastWeight: Int32Array;
   /** Connections bound to the record; a trashed record is freed when this reaches 0. */
   readonly refs: Int32Array;
   readonly svc: Int32Array;
@@ -69,6 +73,8 @@ export class DestTable {
     this.flags = new Uint8Array(max);
     this.active = new Int32Array(max);
     this.inact = new Int32Array(max);
+    this.persist = new Int32Array(max);
+    this.lastWeight = new Int32Array(max);
     this.refs = new Int32Array(max);
     this.svc = new Int32Array(max);
     this.neigh = new Int32Array(max);
@@ -124,8 +130,9 @@ export class DestTable {
    * A connection leaves `d`: the count it was in drops, OVERLOAD clears below the lower
    * threshold (or 3/4 of the upper one), and the reference goes.
    */
-  unbind(d: number, inactive: boolean): void {
-    if (inactive) this.inact[d]--;
+  unbind(d: number, inactive: boolean, template = false): void {
+    if (template) this.persist[d]--;
+    else if (inactive) this.inact[d]--;
     else this.active[d]--;
     const total = this.active[d] + this.inact[d];
     const l = this.lThresh[d];
@@ -133,6 +140,24 @@ export class DestTable {
     if (l > 0 ? total < l : u > 0 ? total * 4 < u * 3 : true) {
       this.flags[d] &= ~IP_VS_DEST_F_OVERLOAD;
     }
+    if (--this.refs[d] === 0 && (this.flags[d] & IP_VS_DEST_F_AVAILABLE) === 0) this.release(d);
+  }
+
+  /** A persistence template binds to `d`: persistConns++; the upper threshold may overload. */
+  bindTemplate(d: number): void {
+    this.persist[d]++;
+    this.refs[d]++;
+    const u = this.uThresh[d];
+    if (u > 0 && this.active[d] + this.inact[d] >= u) this.flags[d] |= IP_VS_DEST_F_OVERLOAD;
+  }
+
+  /** Takes a reference on `d` (an lblc/lblcr cache entry naming it). */
+  hold(d: number): void {
+    this.refs[d]++;
+  }
+
+  /** Drops a reference; a trashed record with none left is freed. */
+  put(d: number): void {
     if (--this.refs[d] === 0 && (this.flags[d] & IP_VS_DEST_F_AVAILABLE) === 0) this.release(d);
   }
 

@@ -6,12 +6,15 @@ import type {
   Af,
   ConnDump,
   DestCounts,
+  DestInfo,
   DestSpec,
   Engine,
   EngineConfig,
   PortSpec,
   ServiceSpec,
   Stats,
+  SyncConnSpec,
+  SyncParams,
 } from "../engine.ts";
 import {
   AF_INET,
@@ -30,6 +33,8 @@ import { expire, processBatch } from "./core.ts";
 import * as ctl from "./ctl.ts";
 import { EngineState } from "./state.ts";
 import { readStats } from "./stats.ts";
+import { schedProbe } from "./sched/probe.ts";
+import { syncConn } from "./sync.ts";
 import { swap16 } from "./wire/bytes.ts";
 import { formatIpv4 } from "./wire/ipv4.ts";
 import { formatIpv6 } from "./wire/ipv6.ts";
@@ -98,27 +103,27 @@ export class ReferenceEngine implements Engine {
   }
 
   addService(spec: ServiceSpec): number {
-    return ctl.addService(this.#st.svcs, this.#st.dests, spec);
+    return ctl.addService(this.#st.svcs, this.#st.dests, spec, this.#st);
   }
 
   editService(svc: number, spec: ServiceSpec): number {
-    return ctl.editService(this.#st.svcs, this.#st.dests, svc, spec);
+    return ctl.editService(this.#st.svcs, this.#st.dests, svc, spec, this.#st);
   }
 
   delService(svc: number): number {
-    return ctl.delService(this.#st.svcs, this.#st.dests, svc);
+    return ctl.delService(this.#st.svcs, this.#st.dests, svc, this.#st);
   }
 
   addDest(svc: number, spec: DestSpec): number {
-    return ctl.addDest(this.#st.svcs, this.#st.dests, svc, spec);
+    return ctl.addDest(this.#st.svcs, this.#st.dests, svc, spec, this.#st);
   }
 
   editDest(dest: number, spec: DestSpec): number {
-    return ctl.editDest(this.#st.svcs, this.#st.dests, dest, spec);
+    return ctl.editDest(this.#st.svcs, this.#st.dests, dest, spec, this.#st);
   }
 
   delDest(dest: number): number {
-    return ctl.delDest(this.#st.svcs, this.#st.dests, dest);
+    return ctl.delDest(this.#st.svcs, this.#st.dests, dest, this.#st);
   }
 
   destList(svc: number): number[] {
@@ -153,9 +158,41 @@ export class ReferenceEngine implements Engine {
     return {
       activeConns: dests.active[dest],
       inactConns: dests.inact[dest],
-      persistConns: 0,
+      persistConns: dests.persist[dest],
       flags: dests.flags[dest] & (IP_VS_DEST_F_AVAILABLE | IP_VS_DEST_F_OVERLOAD),
     };
+  }
+
+  setSchedSlots(svc: number, changes: ArrayLike<number>): number {
+    return ctl.setSchedSlots(this.#st, svc, changes);
+  }
+
+  schedTable(svc: number): Int32Array {
+    return ctl.schedTable(this.#st, svc);
+  }
+
+  destInfo(dest: number): DestInfo | null {
+    const dests = this.#st.dests;
+    if (!ctl.isInt(dest, 0, dests.max - 1) || dests.used[dest] === 0) return null;
+    const af = dests.af[dest] as Af;
+    const b = new Uint8Array(16);
+    const dv = new DataView(b.buffer);
+    for (let i = 0; i < 4; i++) dv.setUint32(i * 4, dests.addr[dest * 4 + i], true);
+    return {
+      svc: dests.svc[dest],
+      af,
+      addr: b.slice(0, af === AF_INET ? 4 : 16),
+      port: dests.port[dest],
+      weight: dests.weight[dest],
+      lastWeight: dests.lastWeight[dest],
+      flags: dests.flags[dest] & (IP_VS_DEST_F_AVAILABLE | IP_VS_DEST_F_OVERLOAD),
+    };
+  }
+
+  schedProbe(svc: number, n: number, seed: number): number {
+    if (!ctl.isInt(n, 0, 0xffffffff) || !ctl.isInt(svc, 0, this.#st.svcs.max - 1)) return -1;
+    const st = this.#st;
+    return schedProbe(st.svcs, st.dests, st.sched, svc, n, seed) | 0;
   }
 
   dumpConns(): ConnDump[] {
@@ -188,6 +225,18 @@ export class ReferenceEngine implements Engine {
       });
     }
     return out;
+  }
+
+  setSync(p: SyncParams): void {
+    this.#st.sync.setup(p);
+  }
+
+  syncDrain(): number {
+    return this.#st.sync.drain();
+  }
+
+  syncConn(c: SyncConnSpec, now: number): number {
+    return syncConn(this.#st, c, now);
   }
 }
 

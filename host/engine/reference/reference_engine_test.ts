@@ -1,6 +1,9 @@
 // Unit tests of the reference engine: rewriting and checksums (verified from scratch),
 // encapsulation, TCP state and counts, expiry, conn reuse, schedulers, drop reasons and
 // control errors. Frames come from tests/fixtures/packet_builder.ts.
+import { SchedContext } from "./sched/context.ts";
+import { Packet } from "./state.ts";
+import { schedConfig } from "../sched_config.ts";
 import assert from "node:assert/strict";
 import {
   AF_INET,
@@ -644,6 +647,12 @@ Deno.test("wlc prefers the lowest connections-to-weight ratio, ties to the list 
   assert.equal(seq(picks(io, 7)), "A B B A B B A");
 });
 
+/** A scheduler context for calling a scheduler's ops directly. */
+function ctxOf(): SchedContext {
+  const cfg = { maxConns: 1, maxServices: 1, maxDests: 2, batch: 1, seed: 0 };
+  return new SchedContext(new Packet(), new Int32Array(8), schedConfig(cfg));
+}
+
 Deno.test("wlc weighs an active connection as 256 inactive ones", () => {
   const svcs = new ServiceTable(1);
   const dests = new DestTable(2, svcs);
@@ -652,15 +661,15 @@ Deno.test("wlc weighs an active connection as 256 inactive ones", () => {
   dests.weight.set([1, 1]);
   dests.active[0] = 1;
   dests.inact[1] = 255;
-  assert.equal(wlc.schedule(svcs, dests, 0), 1, "255 < 256");
+  assert.equal(wlc.schedule(svcs, dests, 0, ctxOf()), 1, "255 < 256");
   dests.inact[1] = 256;
-  assert.equal(wlc.schedule(svcs, dests, 0), 0, "a tie keeps the earlier dest");
+  assert.equal(wlc.schedule(svcs, dests, 0, ctxOf()), 0, "a tie keeps the earlier dest");
   dests.weight[1] = 2;
   dests.inact[1] = 511;
-  assert.equal(wlc.schedule(svcs, dests, 0), 1, "511 / 2 < 256 / 1");
+  assert.equal(wlc.schedule(svcs, dests, 0, ctxOf()), 1, "511 / 2 < 256 / 1");
   dests.weight[0] = 0;
   dests.inact[1] = 100_000;
-  assert.equal(wlc.schedule(svcs, dests, 0), 1, "weight 0 is never picked");
+  assert.equal(wlc.schedule(svcs, dests, 0, ctxOf()), 1, "weight 0 is never picked");
 });
 
 Deno.test("mulGreater compares products exactly beyond 2^53", () => {

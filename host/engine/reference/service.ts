@@ -9,6 +9,10 @@ import * as scheduler from "./sched/scheduler.ts";
 // Hot-path bindings as module-local consts: see state.ts, "Why local consts".
 const { createStats } = stats;
 const { SCHED_WORDS } = scheduler;
+const IPPROTO_TCP = 6;
+/** Port 21 in wire order, and the FTP data port. */
+const FTP_WIRE = 21 << 8;
+const FTPDATA_PORT = 20;
 
 export const SVC_FREE = 0;
 export const SVC_LIVE = 1;
@@ -50,6 +54,9 @@ export class ServiceTable {
   /** SCHED_WORDS scheduler words per service (house style G2: state in the service's slot). */
   readonly schedState: Int32Array;
   readonly stats: Float64Array;
+  /** Live services on port 21 and on port 0 (IPVS ftpsvc_counter / nullsvc_counter). */
+  ftpSvcs = 0;
+  nullSvcs = 0;
   readonly #hnext: Int32Array;
   readonly #buckets: Int32Array;
   readonly #fwBuckets: Int32Array;
@@ -123,6 +130,44 @@ export class ServiceTable {
       if (this.fwmark[s] === mark && this.af[s] === af) return s;
     }
     return -1;
+  }
+
+  /**
+   * The service of a packet without an entry (spec §2.7, ip_vs_service_find): the fwmark
+   * table first when marked, then the exact key; for TCP, the (VIP, 21) service for port
+   * 20 or an unprivileged port; then (VIP, 0). Ports wire order; -1 when none.
+   */
+  lookup(
+    af: number,
+    proto: number,
+    a0: number,
+    a1: number,
+    a2: number,
+    a3: number,
+    portW: number,
+    mark: number,
+    unprivStart: number,
+  ): number {
+    let s = mark !== 0 ? this.findFwmark(af, mark) : -1;
+    if (s >= 0) return s;
+    s = this.findExact(af, proto, a0, a1, a2, a3, portW);
+    if (s >= 0) return s;
+    if (proto === IPPROTO_TCP && this.ftpSvcs !== 0) {
+      const port = ((portW & 0xff) << 8) | (portW >>> 8);
+      if (port === FTPDATA_PORT || port >= unprivStart) {
+        s = this.findExact(af, proto, a0, a1, a2, a3, FTP_WIRE);
+        if (s >= 0) return s;
+      }
+    }
+    if (this.nullSvcs !== 0) s = this.findExact(af, proto, a0, a1, a2, a3, 0);
+    return s;
+  }
+
+  /** Counts port-21 and port-0 services (the lookup's fallbacks run only when some exist). */
+  countSpecialPort(s: number, delta: number): void {
+    if (this.fwmark[s] !== 0) return;
+    if (this.port[s] === 21) this.ftpSvcs += delta;
+    else if (this.port[s] === 0) this.nullSvcs += delta;
   }
 
   /** Links service `s` into its table by the key fields already stored. */

@@ -11,9 +11,13 @@ import {
   L_MAX_CONNS6,
   L_MAX_DESTS,
   L_MAX_SVCS,
+  L_MH_SIZE,
   L_RX_DESC,
+  L_SCHED_TABLES,
   L_SLOT_COUNT,
   L_SLOTS,
+  L_SYNC_CAP,
+  L_SYNC_RING,
   L_TX_CAP,
   L_TX_DESC,
   L_WORDS,
@@ -22,6 +26,9 @@ import {
   SLOT_SIZE,
   SYS_CONN_REUSE_MODE,
   SYS_COUNT,
+  SYS_IP_UNPRIVILEGED_PORT_START,
+  SYS_LBLC_EXPIRATION,
+  SYS_LBLCR_EXPIRATION,
   SYS_PMTU_DISC,
   T_COUNT,
   T_NEW,
@@ -34,7 +41,11 @@ import { NeighTable, PortTable } from "./neigh.ts";
 import { TCP_TIMEOUTS } from "./proto/tcp.ts";
 import { UDP_DEFAULT_TIMEOUT, UDP_TIMEOUT_SLOT } from "./proto/udp.ts";
 import { ServiceTable } from "./service.ts";
+import { TemplateChains } from "./persist.ts";
+import { SchedContext } from "./sched/context.ts";
+import { schedConfig } from "../sched_config.ts";
 import { createCounters } from "./stats.ts";
+import { SyncState } from "./sync.ts";
 
 /** Timeout of a freshly created entry, seconds (replaced by its first state's timeout). */
 const NEW_TIMEOUT = 3;
@@ -107,6 +118,12 @@ export class EngineState {
   /** Next IPv4 ID of an outer (tunnel) header; u16, wraps. */
   ipId = 0;
   readonly pkt = new Packet();
+  /** What schedulers read: packet, clock, table blocks, locality caches (sched/context.ts). */
+  readonly sched: SchedContext;
+  /** Persistence template chains (persist.ts). */
+  readonly templates: TemplateChains;
+  /** Connection sync: settings, per-entry history, and the ring in `memory` (sync.ts). */
+  readonly sync: SyncState;
 
   constructor(config: EngineConfig) {
     const batch = count(config.batch, "batch", 1, 4096);
@@ -125,7 +142,8 @@ export class EngineState {
     this.rxDesc = 0;
     this.txDesc = batch * RXD_SIZE;
     this.slots = (this.txDesc + txCap * TXD_SIZE + 63) & ~63;
-    const end = this.slots + slotCount * SLOT_SIZE;
+    const syncRing = (this.slots + slotCount * SLOT_SIZE + 63) & ~63;
+    const end = syncRing + SyncState.ringBytes(batch);
     this.memory = new ArrayBuffer(end);
     this.u8 = new Uint8Array(this.memory);
     this.dv = new DataView(this.memory);
@@ -142,17 +160,29 @@ export class EngineState {
     this.layout[L_MAX_SVCS] = maxSvcs;
     this.layout[L_MAX_DESTS] = maxDests;
     this.layout[L_END] = end;
+    this.sync = new SyncState(syncRing, batch, maxConns);
+    this.layout[L_SYNC_RING] = syncRing;
+    this.layout[L_SYNC_CAP] = this.sync.cap;
 
     this.svcs = new ServiceTable(maxSvcs);
     this.dests = new DestTable(maxDests, this.svcs);
     this.conns = new ConnTable(maxConns, maxConns6, seed, this.dests, this.counters);
     this.neigh = new NeighTable(NEIGH_MAX);
+    const sc = schedConfig(config);
+    this.sched = new SchedContext(this.pkt, this.sysctl, sc);
+    this.templates = new TemplateChains(this, maxConns);
+    this.conns.templates = this.templates;
+    this.layout[L_MH_SIZE] = sc.mhSize;
+    this.layout[L_SCHED_TABLES] = sc.schedTables;
 
     for (let s = 0; s < TCP_S_COUNT; s++) this.setTimeout(s, TCP_TIMEOUTS[s]);
     this.setTimeout(UDP_TIMEOUT_SLOT, UDP_DEFAULT_TIMEOUT);
     this.setTimeout(T_NEW, NEW_TIMEOUT);
     this.sysctl[SYS_CONN_REUSE_MODE] = 1;
     this.sysctl[SYS_PMTU_DISC] = 1;
+    this.sysctl[SYS_LBLC_EXPIRATION] = 86400;
+    this.sysctl[SYS_LBLCR_EXPIRATION] = 86400;
+    this.sysctl[SYS_IP_UNPRIVILEGED_PORT_START] = 1024;
   }
 
   setTimeout(slot: number, seconds: number): void {

@@ -62,6 +62,7 @@ import {
   L_MAX_CONNS,
   L_MAX_DESTS,
   L_MAX_SVCS,
+  L_MH_SIZE,
   L_SCRATCH,
   L_SVC_STATS,
   L_WORDS,
@@ -73,6 +74,18 @@ import {
   S_IN_PKTS,
   S_OUT_BYTES,
   S_OUT_PKTS,
+  SR_AF,
+  SR_CADDR,
+  SR_CPORT,
+  SR_DADDR,
+  SR_DPORT,
+  SR_FLAGS,
+  SR_FWMARK,
+  SR_PROTO,
+  SR_STATE,
+  SR_TIMEOUT,
+  SR_VADDR,
+  SR_VPORT,
   SCHED_COUNT,
   STATS_WORDS,
   SYS_COUNT,
@@ -82,13 +95,18 @@ import type {
   Af,
   ConnDump,
   DestCounts,
+  DestInfo,
   DestSpec,
   Engine,
   EngineConfig,
   PortSpec,
   ServiceSpec,
   Stats,
+  SyncConnSpec,
+  SyncParams,
 } from "../engine.ts";
+
+import { schedConfig } from "../sched_config.ts";
 
 /** The raw exports of build/wvs.wasm (assembly/index.ts). */
 interface WvsExports {
@@ -100,6 +118,11 @@ interface WvsExports {
     maxDests: number,
     batch: number,
     seed: number,
+    schedTables: number,
+    mhIndex: number,
+    lblcEntries: number,
+    lblcNodes: number,
+    schedSeed: number,
   ): number;
   layout(): number;
   processBatch(n: number, now: number): number;
@@ -124,6 +147,21 @@ interface WvsExports {
   destFlags(dest: number): number;
   destAf(dest: number): number;
   destAddr(dest: number): number;
+  destInfoInto(dest: number): number;
+  setSchedSlots(svc: number, n: number): number;
+  schedTableInto(svc: number): number;
+  schedProbe(svc: number, n: number, seed: number): number;
+  syncSetup(
+    master: number,
+    version: number,
+    threshold: number,
+    period: number,
+    refreshMs: number,
+    retries: number,
+    persistMode: number,
+  ): void;
+  syncDrain(): number;
+  syncConn(now: number): number;
 }
 
 /** Options of createWasmEngine. */
@@ -192,9 +230,22 @@ export async function createWasmEngine(
   const maxServices = sizeOf(config.maxServices, "maxServices", 1, 1 << 16);
   const maxDests = sizeOf(config.maxDests, "maxDests", 1, 1 << 20);
   const seed = Number.isFinite(config.seed) ? config.seed >>> 0 : 0;
+  const sc = schedConfig(config);
   const { instance } = await WebAssembly.instantiate(bytes, imports);
   const x = instance.exports as unknown as WvsExports;
-  const rc = x.init(maxConns, maxConns6, maxServices, maxDests, batch, seed);
+  const rc = x.init(
+    maxConns,
+    maxConns6,
+    maxServices,
+    maxDests,
+    batch,
+    seed,
+    sc.schedTables,
+    sc.mhIndex,
+    sc.lblcEntries,
+    sc.lblcNodes,
+    sc.schedSeed,
+  );
   if (rc !== 0) throw new RangeError(`Cannot initialise the wasm engine: init returned ${rc}`);
   return new WasmEngine(x);
 }
@@ -511,6 +562,49 @@ class WasmEngine implements Engine {
     };
   }
 
+  // ---- Scheduler tables (host/ctl/tables.ts computes them) -------------------------
+
+  setSchedSlots(svc: number, changes: ArrayLike<number>): number {
+    const s = index(svc);
+    if (!this.#x.serviceLive(s)) return -ESRCH;
+    const n = changes.length >>> 1;
+    if (changes.length % 2 !== 0 || n > Math.max(this.layout[L_MH_SIZE], 256)) return -EINVAL;
+    const base = this.layout[L_SCRATCH] >>> 2;
+    for (let i = 0; i < 2 * n; i++) {
+      const v = changes[i];
+      if (!isInt(v, -1, U32_MAX)) return -EINVAL;
+      this.#u32[base + i] = v >>> 0;
+    }
+    return this.#x.setSchedSlots(s, n);
+  }
+
+  schedTable(svc: number): Int32Array {
+    const n = this.#x.schedTableInto(index(svc));
+    const base = this.layout[L_SCRATCH] >>> 2;
+    return n > 0 ? Int32Array.from(this.#u32.subarray(base, base + n), (v) => v | 0) : new Int32Array(0);
+  }
+
+  destInfo(dest: number): DestInfo | null {
+    if (this.#x.destInfoInto(index(dest)) < 0) return null;
+    const p = this.layout[L_SCRATCH];
+    const dv = this.#dv;
+    const af = dv.getUint32(p + 4, true) as Af;
+    return {
+      svc: dv.getUint32(p, true),
+      af,
+      addr: this.#u8.slice(p + 24, p + 24 + (af === AF_INET ? 4 : 16)),
+      port: dv.getUint32(p + 8, true),
+      weight: dv.getInt32(p + 12, true),
+      lastWeight: dv.getInt32(p + 16, true),
+      flags: dv.getUint32(p + 20, true),
+    };
+  }
+
+  schedProbe(svc: number, n: number, seed: number): number {
+    if (!isInt(n, 0, U32_MAX)) return -1;
+    return this.#x.schedProbe(index(svc), n, seed >>> 0) | 0;
+  }
+
   dumpConns(): ConnDump[] {
     const out: ConnDump[] = [];
     const conns = this.layout[L_CONNS];
@@ -558,6 +652,45 @@ class WasmEngine implements Engine {
       });
     }
     return out;
+  }
+
+  // ---- Connection sync ----------------------------------------------------------------
+
+  setSync(p: SyncParams): void {
+    const u = (v: number) => (isInt(v, 0, U32_MAX) ? v : 0);
+    this.#x.syncSetup(
+      p.master ? 1 : 0,
+      p.version === 0 ? 0 : 1,
+      u(p.threshold),
+      u(p.period),
+      u(Math.floor(p.refreshPeriod * 1000)),
+      u(p.retries),
+      u(p.persistMode),
+    );
+  }
+
+  syncDrain(): number {
+    return this.#x.syncDrain() >>> 0;
+  }
+
+  syncConn(c: SyncConnSpec, now: number): number {
+    if (!isAf(c.af) || !isAddr(c.af, c.caddr) || !isAddr(c.af, c.vaddr) || !isAddr(c.af, c.daddr)) {
+      return -EINVAL;
+    }
+    this.#clearCtl();
+    this.#put8(SR_AF, c.af);
+    this.#put8(SR_PROTO, c.protocol);
+    this.#put16(SR_STATE, isInt(c.state, 0, 0xffff) ? c.state : 0xffff);
+    this.#put32(SR_FLAGS, c.flags);
+    this.#put16be(SR_CPORT, c.cport);
+    this.#put16be(SR_VPORT, c.vport);
+    this.#put16be(SR_DPORT, c.dport);
+    this.#put32(SR_FWMARK, c.fwmark);
+    this.#put32(SR_TIMEOUT, c.timeout);
+    this.#putBytes(SR_CADDR, c.caddr, 16);
+    this.#putBytes(SR_VADDR, c.vaddr, 16);
+    this.#putBytes(SR_DADDR, c.daddr, 16);
+    return this.#x.syncConn(Number.isFinite(now) ? now : 0) | 0;
   }
 }
 

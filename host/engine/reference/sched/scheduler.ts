@@ -5,6 +5,7 @@
 import * as abi from "../../abi.gen.ts";
 import type { DestTable } from "../dest.ts";
 import type { ServiceTable } from "../service.ts";
+import type { SchedContext } from "./context.ts";
 
 // Hot-path bindings as module-local consts: see state.ts, "Why local consts".
 const { IP_VS_DEST_F_OVERLOAD } = abi;
@@ -18,11 +19,18 @@ export const DEST_EDITED = 1;
 /** Runs after the dest is unlinked; its own prev/next still name its old neighbours. */
 export const DEST_DELETED = 2;
 
-/** One scheduler (house style G2). `schedule` returns a dest index or NO_DEST. */
+/**
+ * One scheduler (house style G2). `schedule` returns a dest index or NO_DEST. `ctx` holds
+ * the packet being scheduled, the clock, the table blocks and the locality caches.
+ */
 export interface SchedulerOps {
   readonly name: string;
+  /** Whether the scheduler keeps a table block in scheduler word 0 (sh, dh, mh, lblc, lblcr). */
+  readonly table?: boolean;
   /** Sets the service's scheduler words from its current dest list. */
-  initService(svcs: ServiceTable, dests: DestTable, svc: number): void;
+  initService(svcs: ServiceTable, dests: DestTable, svc: number, ctx: SchedContext): void;
+  /** Releases what initService took (service deleted, or another scheduler chosen). */
+  doneService?(svcs: ServiceTable, dests: DestTable, svc: number, ctx: SchedContext): void;
   /** Runs on add, edit and delete of one of the service's dests. */
   updateService?(
     svcs: ServiceTable,
@@ -30,8 +38,11 @@ export interface SchedulerOps {
     svc: number,
     dest: number,
     event: number,
+    ctx: SchedContext,
   ): void;
-  schedule(svcs: ServiceTable, dests: DestTable, svc: number): number;
+  /** Timer work at expire() time (lblc/lblcr cache GC). */
+  tick?(svcs: ServiceTable, dests: DestTable, svc: number, ctx: SchedContext): void;
+  schedule(svcs: ServiceTable, dests: DestTable, svc: number, ctx: SchedContext): number;
 }
 
 /** A dest may take new connections: weight > 0 and not OVERLOAD (quiesced = weight 0). */
@@ -70,4 +81,9 @@ export function mulGreater(a: number, b: number, c: number, d: number): boolean 
   if (px !== qx) return px > qx;
   if (py % TWO24 !== qy % TWO24) return py % TWO24 > qy % TWO24;
   return pz % TWO24 > qz % TWO24;
+}
+
+/** ip_vs_dest_conn_overhead: 256 × active + inactive (active connections cost more). */
+export function overhead(dests: DestTable, d: number): number {
+  return dests.active[d] * 256 + dests.inact[d];
 }

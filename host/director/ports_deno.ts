@@ -1,0 +1,75 @@
+// Opening the director's engine and ports on Deno: the engine named in the
+// plan, and per interface an AF_PACKET socket (optionally joined to a fanout
+// group, several workers) or a TAP. MAC and MTU come from /sys/class/net.
+// Deno-specific; shared by main.ts (one thread) and worker_deno.ts (workers).
+import type { Engine, EngineConfig } from "../engine/engine.ts";
+import { openAfPacket } from "../io/af_packet_deno.ts";
+import { frameArea, type FramePort } from "../io/frame_io.ts";
+import { openTap } from "../io/tap_deno.ts";
+import type { DirectorPlan } from "./config.ts";
+import type { DirectorPort } from "./director.ts";
+import { parseMac } from "./inet.ts";
+import { createPassthroughEngine } from "./passthrough_engine.ts";
+
+/** The engine named in the config. Imported on demand so one engine's build problem cannot stop the other. */
+export async function makeEngine(
+  kind: DirectorPlan["engine"],
+  config: EngineConfig,
+): Promise<Engine> {
+  if (kind === "passthrough") return createPassthroughEngine(config);
+  if (kind === "ts") {
+    return (await import("../engine/reference/reference_engine.ts")).createReferenceEngine(config);
+  }
+  return await (await import("../engine/wasm/wasm_engine.ts")).createWasmEngine(config);
+}
+
+/** Applies the plan's timeouts and sysctls to a fresh engine. */
+export function tuneEngine(engine: Engine, plan: DirectorPlan): void {
+  if (plan.timeouts) engine.setTimeouts(...plan.timeouts);
+  for (const [k, v] of plan.sysctl) engine.setSysctl(k, v);
+}
+
+function sysfs(ifname: string, file: string): string {
+  return Deno.readTextFileSync(`/sys/class/net/${ifname}/${file}`).trim();
+}
+
+export interface OpenPortsOptions {
+  /** Join AF_PACKET port i to fanout group `group + i` with this mode and program. */
+  fanout?: { group: number; mode: number; program?: Uint8Array };
+}
+
+/** Opens every port of the plan; on failure closes the ones already open. */
+export function openPorts(
+  plan: DirectorPlan,
+  engine: Engine,
+  log: (l: string) => void,
+  o: OpenPortsOptions = {},
+): DirectorPort[] {
+  const area = frameArea(engine);
+  const out: DirectorPort[] = [];
+  try {
+    plan.ports.forEach((p, i) => {
+      let io: FramePort;
+      if (p.backend === "tap") {
+        io = openTap(p.ifname, area);
+      } else {
+        const fanout = o.fanout && { ...o.fanout, group: (o.fanout.group + i) & 0xffff };
+        const afp = openAfPacket(p.ifname, area, { keepOffloads: p.keepOffloads, fanout });
+        if (afp.offloadsTurnedOff.length) {
+          log(`wvs director: turned off ${afp.offloadsTurnedOff.join(", ")} on ${p.ifname}`);
+        }
+        io = afp;
+      }
+      out.push({
+        io,
+        mac: p.mac ?? parseMac(sysfs(io.ifname, "address")),
+        mtu: p.mtu ?? Number(sysfs(io.ifname, "mtu")),
+        addrs: p.addrs,
+      });
+    });
+  } catch (e) {
+    out.forEach((p) => p.io.close());
+    throw e;
+  }
+  return out;
+}

@@ -1,0 +1,160 @@
+// A director worker (Deno Web Worker): its own engine (connection shard), its
+// own AF_PACKET sockets joined to the interfaces' fanout groups, a Director
+// over them, and a synchronous loop that blocks in poll(2) when idle. Started
+// and driven by workers.ts (protocol in worker_protocol.ts). Deno-specific.
+// Only worker 0 is primary (solicits neighbours, announces addresses); the
+// steering program sends ARP and neighbour discovery to it.
+/// <reference lib="deno.worker" />
+import { IP_VS_CONN_F_FWD_MASK, IP_VS_CONN_F_MASQ } from "../engine/abi.gen.ts";
+import { FANOUT_CBPF, FANOUT_HASH, setFanoutProgram } from "../io/af_packet_deno.ts";
+import { clientHashProgram } from "../io/fanout_bpf.ts";
+import { denoSys } from "../io/sys_deno.ts";
+import type { ServicePlan } from "./config.ts";
+import { Director, type DirectorPort } from "./director.ts";
+import { makeEngine, openPorts, tuneEngine } from "./ports_deno.ts";
+import { CTL_MAIL, CTL_STOP, type FromWorker, type ToWorker, type WorkerIo } from "./worker_protocol.ts";
+
+/** Timers (expiry, neighbours) and the mailbox are looked at this often under load, ms. */
+const TICK_MS = 10;
+const POLLIN = 1;
+
+let director: Director | undefined;
+let ports: DirectorPort[] = [];
+let ctl: Int32Array;
+let index = 0;
+let handled = 0;
+let fanout = false;
+
+function post(m: FromWorker): void {
+  self.postMessage(m);
+}
+
+function natDests(services: readonly ServicePlan[]): Uint8Array[] {
+  return services.flatMap((s) =>
+    s.dests.filter((d) => (d.fwd & IP_VS_CONN_F_FWD_MASK) === IP_VS_CONN_F_MASQ).map((d) => d.addr)
+  );
+}
+
+/** Messages that arrived while the engine was being set up, handled once it is. */
+let early: ToWorker[] | null = [];
+
+self.onmessage = async (e: MessageEvent<ToWorker>) => {
+  const m = e.data;
+  if (m.type === "init") {
+    try {
+      const io = await start(m);
+      const queued = early ?? [];
+      early = null;
+      queued.forEach(handle);
+      // The loop runs synchronously between its rare awaits: start it on a fresh task, after this one.
+      setTimeout(() => {
+        loop(director!, io).catch((err) => post({ type: "error", index, message: String(err) }));
+      }, 0);
+    } catch (err) {
+      post({ type: "error", index, message: (err as Error).message });
+    }
+  } else if (early) early.push(m);
+  else handle(m);
+};
+
+function handle(m: ToWorker): void {
+  try {
+    const d = director!;
+    if (m.type === "init") return;
+    if (m.type === "neigh") d.learnExternal(m.addr, m.mac, m.port);
+    else if (m.type === "stats") post({ type: "stats", id: m.id, index, snapshot: d.snapshot() });
+    else if (m.type === "reload") {
+      try {
+        const changes = d.reconfigure(m.services);
+        // The steering program knows the NAT real servers: the group's program changes with them.
+        if (fanout && index === 0) {
+          const prog = clientHashProgram(natDests(m.services));
+          for (const p of ports) if (p.io.kind === "af_packet") setFanoutProgram(p.io.fd, prog);
+        }
+        post({ type: "reloaded", index, changes });
+      } catch (err) {
+        post({ type: "reloaded", index, changes: [], error: (err as Error).message });
+      }
+    }
+  } catch (err) {
+    post({ type: "error", index, message: (err as Error).message });
+  }
+  handled++;
+}
+
+async function start(m: Extract<ToWorker, { type: "init" }>): Promise<WorkerIo> {
+  index = m.index;
+  ctl = new Int32Array(m.ctl);
+  const plan = m.plan;
+  const log = (line: string) => post({ type: "log", line });
+  const engine = await makeEngine(plan.engine, plan.engineConfig);
+  tuneEngine(engine, plan);
+  fanout = m.fanoutGroup > 0;
+  const hash = m.io.fanout === "hash";
+  ports = openPorts(plan, engine, index === 0 ? log : () => {}, {
+    fanout: fanout
+      ? {
+        group: m.fanoutGroup,
+        mode: hash ? FANOUT_HASH : FANOUT_CBPF,
+        program: hash ? undefined : clientHashProgram(natDests(plan.services)),
+      }
+      : undefined,
+  });
+  director = new Director({
+    engine,
+    ports,
+    services: plan.services,
+    gateways: plan.gateways,
+    primary: index === 0,
+    // Worker 0's log is the director's log; the others' lines would repeat it.
+    log: (line) => {
+      if (index === 0 && !line.startsWith("wvs director ready")) log(line);
+    },
+    onLearn: (addr, mac, port) => post({ type: "neigh", index, addr, mac, port }),
+  });
+  director.setup();
+  post({ type: "opened", index, health: director.healthLine() });
+  return m.io;
+}
+
+async function loop(d: Director, io: WorkerIo): Promise<void> {
+  const sys = denoSys();
+  const fds = ports.filter((p) => p.io.fd >= 0);
+  const pfd = new Uint8Array(8 * fds.length);
+  const pdv = new DataView(pfd.buffer);
+  fds.forEach((p, i) => {
+    pdv.setInt32(i * 8, p.io.fd, true);
+    pdv.setInt16(i * 8 + 4, POLLIN, true);
+  });
+  const idleMs = io.idleMs ?? 20;
+  let nextTick = 0;
+  let readyPosted = false;
+  for (;;) {
+    const got = d.pollOnce();
+    const now = performance.now();
+    if (now >= nextTick || got === 0) {
+      if (now >= nextTick) {
+        d.tick();
+        nextTick = now + TICK_MS;
+      }
+      if (!readyPosted && d.ready) {
+        readyPosted = true;
+        post({ type: "ready", index });
+      }
+      if (Atomics.load(ctl, CTL_STOP) !== 0) break;
+      if (Atomics.load(ctl, CTL_MAIL + index) !== handled) await drainMail();
+      if (got === 0 && !io.busy) sys.poll(pfd, fds.length, idleMs);
+    }
+  }
+  ports.forEach((p) => p.io.close());
+  post({ type: "stopped", index, snapshot: d.snapshot() });
+  self.close();
+}
+
+/** Lets the event loop deliver the messages the main thread has posted. */
+async function drainMail(): Promise<void> {
+  const until = performance.now() + 50;
+  while (Atomics.load(ctl, CTL_MAIL + index) !== handled && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}

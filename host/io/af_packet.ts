@@ -1,0 +1,415 @@
+// AF_PACKET frame backend: one SOCK_RAW socket per interface, batches moved with
+// recvmmsg/sendmmsg straight between the socket and the engine's frame slots.
+// Runtime-agnostic over Sys (sys_deno.ts, sys_node.ts); af_packet_deno.ts and
+// af_packet_node.ts bind it. The iovecs point into engine memory, so a frame is copied
+// once by the kernel and never by us (toolchain.md §7.1; baselines.md (ii).1:
+// synchronous calls, batch 32-64, PACKET_IGNORE_OUTGOING, QDISC_BYPASS, a big
+// receive buffer). Receive never blocks; the director polls when idle.
+// Invariant: message header j of the RX array always describes host slot j.
+import {
+  HEADROOM,
+  MAX_FRAME,
+  RXD_LEN,
+  RXD_MARK,
+  RXD_PORT,
+  RXD_SIZE,
+  RXD_SLOT,
+  SLOT_SIZE,
+  TXD_LEN,
+  TXD_OFF,
+  TXD_SIZE,
+  TXD_SLOT,
+} from "../engine/abi.gen.ts";
+import { completeL4Checksum } from "./csum_fixup.ts";
+import {
+  emptyPortStats,
+  type FrameArea,
+  type FramePort,
+  type PortStats,
+  type RxCursor,
+} from "./frame_io.ts";
+import { EINTR, errnoMessage, type Sys } from "./sys.ts";
+
+const AF_PACKET = 17;
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0x80000;
+const ETH_P_ALL = 0x0003;
+const SOL_SOCKET = 1;
+const SO_SNDBUFFORCE = 32;
+const SO_RCVBUFFORCE = 33;
+const SOL_PACKET = 263;
+const PACKET_ADD_MEMBERSHIP = 1;
+const PACKET_MR_ALLMULTI = 2;
+const PACKET_AUXDATA = 8;
+const PACKET_FANOUT = 18;
+const PACKET_FANOUT_DATA = 22;
+const PACKET_QDISC_BYPASS = 20;
+const PACKET_IGNORE_OUTGOING = 23;
+const MSG_TRUNC = 0x20;
+const MSG_DONTWAIT = 0x40;
+const TP_STATUS_CSUMNOTREADY = 1 << 3;
+const TP_STATUS_VLAN_VALID = 1 << 4;
+const TP_STATUS_VLAN_TPID_VALID = 1 << 6;
+const ETH_P_8021Q = 0x8100;
+// sll_pkttype values (linux/if_packet.h).
+const PACKET_OTHERHOST = 3;
+const PACKET_OUTGOING = 4;
+
+// x86_64 layouts (toolchain.md §7.1).
+const MMSG = 64; // struct mmsghdr; msg_len at +56
+const IOV = 16;
+const NAME = 32; // struct sockaddr_ll is 20 bytes; 32 keeps records aligned
+const CTRL = 64; // CMSG_SPACE(sizeof(struct tpacket_auxdata)) = 40
+
+/** PACKET_FANOUT modes (linux/if_packet.h). */
+export const FANOUT_HASH = 0;
+export const FANOUT_LB = 1;
+export const FANOUT_CPU = 2;
+export const FANOUT_CBPF = 6;
+
+export interface AfPacketOptions {
+  /**
+   * Join fanout group `group` (several workers on one interface). With
+   * FANOUT_CBPF, `program` (host/io/fanout_bpf.ts) picks the worker; it is set
+   * for the whole group, so any member may set it.
+   */
+  fanout?: { group: number; mode: number; program?: Uint8Array };
+  /** Leave GRO/LRO as they are (default: turn them off, see disableReceiveOffloads). */
+  keepOffloads?: boolean;
+  /** Socket buffer sizes in bytes (SO_RCVBUFFORCE / SO_SNDBUFFORCE). */
+  rcvbuf?: number;
+  sndbuf?: number;
+}
+
+function check(sys: Sys, r: number, what: string): number {
+  if (r < 0) throw new Error(errnoMessage(sys, what));
+  return r;
+}
+
+function setInt(
+  sys: Sys,
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+  what: string,
+): void {
+  const v = new Uint8Array(4);
+  new DataView(v.buffer).setInt32(0, value, true);
+  check(sys, sys.setsockopt(fd, level, name, v, 4), `setsockopt(${what})`);
+}
+
+const SIOCETHTOOL = 0x8946;
+const ETHTOOL_GFLAGS = 0x25;
+const ETHTOOL_SFLAGS = 0x26;
+const ETHTOOL_GGRO = 0x2b;
+const ETHTOOL_SGRO = 0x2c;
+const ETH_FLAG_LRO = 1 << 15;
+
+function ethtool(sys: Sys, fd: number, ifname: string, cmd: number, data = 0): number | null {
+  const val = new Uint8Array(8);
+  const dv = new DataView(val.buffer);
+  dv.setUint32(0, cmd, true);
+  dv.setUint32(4, data, true);
+  const ifr = new Uint8Array(40);
+  ifr.set(new TextEncoder().encode(ifname));
+  new DataView(ifr.buffer).setBigUint64(16, sys.addressOf(val), true);
+  return sys.ioctl(fd, SIOCETHTOOL, ifr) < 0 ? null : dv.getUint32(4, true);
+}
+
+/**
+ * Turns off GRO and LRO on `ifname` and returns the names of what it changed.
+ * Merged receive frames can exceed a slot (MAX_FRAME): the engine would drop
+ * them as bad_desc and TCP would stall on bulk transfers. Best effort: a
+ * device that cannot change a feature keeps it, and the RX counter
+ * `rxOversize` shows the cost.
+ */
+export function disableReceiveOffloads(sys: Sys, fd: number, ifname: string): string[] {
+  const changed: string[] = [];
+  if (
+    ethtool(sys, fd, ifname, ETHTOOL_GGRO) === 1 &&
+    ethtool(sys, fd, ifname, ETHTOOL_SGRO, 0) !== null
+  ) {
+    changed.push("gro");
+  }
+  const flags = ethtool(sys, fd, ifname, ETHTOOL_GFLAGS);
+  if (
+    flags !== null && flags & ETH_FLAG_LRO &&
+    ethtool(sys, fd, ifname, ETHTOOL_SFLAGS, flags & ~ETH_FLAG_LRO) !== null
+  ) {
+    changed.push("lro");
+  }
+  return changed;
+}
+
+/** The interface index of `ifname` in the current network namespace. */
+export function ifIndex(sys: Sys, ifname: string): number {
+  const i = sys.ifNameToIndex(ifname);
+  if (i === 0) throw new Error(`Cannot open ${ifname}: no such interface`);
+  return i;
+}
+
+/** Sets the classic BPF program of the fanout group `fd` belongs to (PACKET_FANOUT_DATA). */
+export function setFanoutProgram(sys: Sys, fd: number, program: Uint8Array): void {
+  const fprog = new Uint8Array(16);
+  const dv = new DataView(fprog.buffer);
+  dv.setUint16(0, program.length / 8, true);
+  dv.setBigUint64(8, sys.addressOf(program), true);
+  check(
+    sys,
+    sys.setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, fprog, 16),
+    "setsockopt(PACKET_FANOUT_DATA)",
+  );
+}
+
+/** Opens a packet socket on `ifname` whose batches live in `area`. */
+export function openAfPacket(
+  sys: Sys,
+  ifname: string,
+  area: FrameArea,
+  opts: AfPacketOptions = {},
+): FramePort & { offloadsTurnedOff: string[] } {
+  const c = sys;
+  const index = ifIndex(sys, ifname);
+  // Protocol 0 at creation: nothing is queued until bind() names the interface.
+  const fd = check(
+    sys,
+    c.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0),
+    `socket(AF_PACKET) for ${ifname}`,
+  );
+  try {
+    // Our own transmissions would otherwise come back as PACKET_OUTGOING (pitfall 8);
+    // recvBatch also filters them, for kernels before 4.20.
+    try {
+      setInt(sys, fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING");
+    } catch { /* filtered by pkttype below */ }
+    setInt(sys, fd, SOL_PACKET, PACKET_AUXDATA, 1, "PACKET_AUXDATA");
+    try {
+      setInt(sys, fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
+    } catch { /* an optimisation only */ }
+    setInt(sys, fd, SOL_SOCKET, SO_RCVBUFFORCE, opts.rcvbuf ?? 4 << 20, "SO_RCVBUFFORCE");
+    setInt(sys, fd, SOL_SOCKET, SO_SNDBUFFORCE, opts.sndbuf ?? 4 << 20, "SO_SNDBUFFORCE");
+    // Solicited-node multicast (IPv6 neighbour solicitations for VIPs) must pass a real NIC's filter.
+    const mreq = new Uint8Array(16);
+    const mv = new DataView(mreq.buffer);
+    mv.setInt32(0, index, true);
+    mv.setUint16(4, PACKET_MR_ALLMULTI, true);
+    check(
+      sys,
+      c.setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 16),
+      "setsockopt(PACKET_ADD_MEMBERSHIP)",
+    );
+    const sll = new Uint8Array(20);
+    const sv = new DataView(sll.buffer);
+    sv.setUint16(0, AF_PACKET, true);
+    sv.setUint16(2, ETH_P_ALL, false);
+    sv.setInt32(4, index, true);
+    check(sys, c.bind(fd, sll, sll.length), `bind(${ifname})`);
+    if (opts.fanout) {
+      const v = (opts.fanout.group & 0xffff) | (opts.fanout.mode << 16);
+      setInt(sys, fd, SOL_PACKET, PACKET_FANOUT, v, "PACKET_FANOUT");
+      if (opts.fanout.program) setFanoutProgram(sys, fd, opts.fanout.program);
+    }
+  } catch (e) {
+    c.close(fd);
+    throw e;
+  }
+  const port = new AfPacketPort(sys, ifname, fd, area);
+  if (!opts.keepOffloads) port.offloadsTurnedOff = disableReceiveOffloads(sys, fd, ifname);
+  return port;
+}
+
+class AfPacketPort implements FramePort {
+  readonly ifname: string;
+  readonly kind = "af_packet" as const;
+  readonly fd: number;
+  readonly stats: PortStats = emptyPortStats();
+  /** Receive offloads this port turned off when it opened (for the log). */
+  offloadsTurnedOff: string[] = [];
+  #sys: Sys;
+  #area: FrameArea;
+  #mem: Uint8Array;
+  #memDv: DataView;
+  #memBase: bigint;
+  #rx: Uint8Array; // [mmsghdr × batch][iovec × batch][sockaddr_ll × batch][cmsg × batch]
+  #rxDv: DataView;
+  #rxBase: bigint;
+  #tx: Uint8Array; // [mmsghdr × txCap][iovec × txCap]
+  #txDv: DataView;
+  #closed = false;
+
+  constructor(sys: Sys, ifname: string, fd: number, area: FrameArea) {
+    this.#sys = sys;
+    this.ifname = ifname;
+    this.fd = fd;
+    this.#area = area;
+    this.#mem = new Uint8Array(area.memory);
+    this.#memDv = new DataView(area.memory);
+    this.#memBase = sys.addressOf(this.#mem);
+    const b = area.batch;
+    this.#rx = new Uint8Array(b * (MMSG + IOV + NAME + CTRL));
+    this.#rxDv = new DataView(this.#rx.buffer);
+    this.#rxBase = sys.addressOf(this.#rx);
+    for (let j = 0; j < b; j++) {
+      const h = j * MMSG;
+      const iov = b * MMSG + j * IOV;
+      this.#rxDv.setBigUint64(
+        iov,
+        this.#memBase + BigInt(area.slots + j * SLOT_SIZE + HEADROOM),
+        true,
+      );
+      this.#rxDv.setBigUint64(iov + 8, BigInt(MAX_FRAME), true);
+      this.#rxDv.setBigUint64(h, this.#rxBase + BigInt(this.#nameAt(j)), true);
+      this.#rxDv.setBigUint64(h + 16, this.#rxBase + BigInt(iov), true);
+      this.#rxDv.setBigUint64(h + 24, 1n, true);
+      this.#rxDv.setBigUint64(h + 32, this.#rxBase + BigInt(this.#ctrlAt(j)), true);
+    }
+    this.#tx = new Uint8Array(area.txCap * (MMSG + IOV));
+    this.#txDv = new DataView(this.#tx.buffer);
+    const txBase = sys.addressOf(this.#tx);
+    for (let k = 0; k < area.txCap; k++) {
+      const h = k * MMSG;
+      this.#txDv.setBigUint64(h + 16, txBase + BigInt(area.txCap * MMSG + k * IOV), true);
+      this.#txDv.setBigUint64(h + 24, 1n, true);
+    }
+  }
+
+  #nameAt(j: number): number {
+    return this.#area.batch * (MMSG + IOV) + j * NAME;
+  }
+
+  #ctrlAt(j: number): number {
+    return this.#area.batch * (MMSG + IOV + NAME) + j * CTRL;
+  }
+
+  recvBatch(cur: RxCursor, limit: number, port: number): number {
+    const first = cur.slot;
+    const vlen = Math.min(limit, this.#area.batch) - first;
+    if (vlen <= 0 || this.#closed) return 0;
+    const dv = this.#rxDv;
+    for (let j = first; j < first + vlen; j++) {
+      const h = j * MMSG;
+      dv.setUint32(h + 8, NAME, true); // msg_namelen and msg_controllen are value-result
+      dv.setBigUint64(h + 40, BigInt(CTRL), true);
+    }
+    const got = this.#sys.recvmmsg(
+      this.fd,
+      this.#rx.subarray(first * MMSG),
+      vlen,
+      MSG_DONTWAIT | MSG_TRUNC,
+    );
+    if (got <= 0) return 0; // EAGAIN: nothing waiting; other errors show up again on the next call
+    const area = this.#area;
+    const mdv = this.#memDv;
+    let written = 0;
+    for (let j = first; j < first + got; j++) {
+      const pkttype = this.#rx[this.#nameAt(j) + 10];
+      if (pkttype === PACKET_OUTGOING || pkttype === PACKET_OTHERHOST) {
+        this.stats.rxFiltered++;
+        continue;
+      }
+      let len = dv.getUint32(j * MMSG + 56, true);
+      const frameOff = area.slots + j * SLOT_SIZE + HEADROOM;
+      const aux = this.#aux(j);
+      const status = aux < 0 ? 0 : dv.getUint32(aux, true);
+      if (status & TP_STATUS_VLAN_VALID && len + 4 <= MAX_FRAME && len >= 12) {
+        // The kernel took the 802.1Q tag off (VLAN offload) and left it in the aux data: put it back,
+        // so the engine sees the frame as it was on the wire and its output keeps the tag.
+        const tpid = status & TP_STATUS_VLAN_TPID_VALID ? dv.getUint16(aux + 18, true) : ETH_P_8021Q;
+        const tci = dv.getUint16(aux + 16, true);
+        this.#mem.copyWithin(frameOff + 16, frameOff + 12, frameOff + len);
+        mdv.setUint16(frameOff + 12, tpid);
+        mdv.setUint16(frameOff + 14, tci);
+        len += 4;
+        this.stats.rxVlanRestored++;
+      }
+      if (len > MAX_FRAME) {
+        this.stats.rxOversize++;
+        len = 0xffff; // the engine drops it as bad_desc and counts it
+      } else if (status & TP_STATUS_CSUMNOTREADY) {
+        if (completeL4Checksum(this.#mem, frameOff, len)) this.stats.rxCsumFixed++;
+      }
+      const d = area.rxDesc + (cur.desc + written) * RXD_SIZE;
+      mdv.setUint32(d + RXD_SLOT, j, true);
+      mdv.setUint16(d + RXD_LEN, len, true);
+      mdv.setUint16(d + RXD_PORT, port, true);
+      mdv.setUint32(d + RXD_MARK, 0, true);
+      mdv.setUint32(d + 12, 0, true); // verdict, reason and padding
+      written++;
+    }
+    this.stats.rxFrames += written;
+    cur.slot = first + got;
+    cur.desc += written;
+    return written;
+  }
+
+  /**
+   * Offset in the RX area of the `struct tpacket_auxdata` of RX header j, or -1.
+   * Layout: tp_status u32 @0, tp_len @4, tp_snaplen @8, tp_mac u16 @12, tp_net @14,
+   * tp_vlan_tci @16, tp_vlan_tpid @18.
+   */
+  #aux(j: number): number {
+    const dv = this.#rxDv;
+    const controlLen = Number(dv.getBigUint64(j * MMSG + 40, true));
+    const base = this.#ctrlAt(j);
+    for (let at = 0; at + 16 <= controlLen;) {
+      const cmsgLen = Number(dv.getBigUint64(base + at, true));
+      if (cmsgLen < 16) break;
+      if (
+        dv.getInt32(base + at + 8, true) === SOL_PACKET &&
+        dv.getInt32(base + at + 12, true) === PACKET_AUXDATA
+      ) {
+        return base + at + 16;
+      }
+      at += (cmsgLen + 7) & ~7;
+    }
+    return -1;
+  }
+
+  sendBatch(idx: Uint32Array, n: number): number {
+    if (n <= 0 || this.#closed) return 0;
+    const area = this.#area;
+    const mdv = this.#memDv;
+    const dv = this.#txDv;
+    const count = Math.min(n, area.txCap);
+    for (let k = 0; k < count; k++) {
+      const d = area.txDesc + idx[k] * TXD_SIZE;
+      const slot = mdv.getUint32(d + TXD_SLOT, true);
+      const off = mdv.getUint16(d + TXD_OFF, true);
+      const len = mdv.getUint16(d + TXD_LEN, true);
+      const iov = area.txCap * MMSG + k * IOV;
+      dv.setBigUint64(iov, this.#memBase + BigInt(area.slots + slot * SLOT_SIZE + off), true);
+      dv.setBigUint64(iov + 8, BigInt(len), true);
+    }
+    let done = 0;
+    let ok = 0;
+    while (done < count) {
+      const r = this.#sys.sendmmsg(this.fd, this.#tx.subarray(done * MMSG), count - done, 0);
+      if (r > 0) {
+        done += r;
+        ok += r;
+        continue;
+      }
+      if (r < 0 && this.#sys.errno() === EINTR) continue;
+      // One frame failed (ENOBUFS, ENETDOWN, a frame too long): skip it, keep the rest.
+      this.stats.txErrors++;
+      done++;
+    }
+    this.stats.txFrames += ok;
+    return ok;
+  }
+
+  sendFrame(frame: Uint8Array): boolean {
+    if (this.#closed) return false;
+    const ok = this.#sys.send(this.fd, frame, frame.length, 0) === frame.length;
+    if (ok) this.stats.txFrames++;
+    else this.stats.txErrors++;
+    return ok;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sys.close(this.fd);
+  }
+}

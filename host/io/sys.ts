@@ -1,0 +1,48 @@
+// The system calls the frame backends need, as one small interface, so the
+// same backends (af_packet.ts, tap.ts, tpacket.ts) run on Deno (sys_deno.ts,
+// Deno.dlopen) and on Node (sys_node.ts, koffi). Runtime-agnostic.
+// Conventions: calls return what libc returns (-1 on error, then `errno()`
+// tells why, on the calling thread); structures are passed as Uint8Array views
+// (zero-copy in both FFIs); structures that hold pointers carry absolute
+// addresses from `addressOf` (toolchain.md §7).
+
+/** The libc surface of the frame backends (x86_64 Linux ABI). */
+export interface Sys {
+  readonly runtime: "deno" | "node";
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Uint8Array, len: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array, len: Uint8Array): number;
+  recvmmsg(fd: number, msgs: Uint8Array, vlen: number, flags: number): number;
+  sendmmsg(fd: number, msgs: Uint8Array, vlen: number, flags: number): number;
+  send(fd: number, buf: Uint8Array, len: number, flags: number): number;
+  sendto(fd: number, buf: Uint8Array | null, len: number, flags: number): number;
+  read(fd: number, buf: Uint8Array, len: number): number;
+  write(fd: number, buf: Uint8Array, len: number): number;
+  open(path: string, flags: number): number;
+  ioctl(fd: number, request: number, arg: Uint8Array): number;
+  close(fd: number): number;
+  /** poll(2); blocks the calling thread up to `timeoutMs`. */
+  poll(fds: Uint8Array, nfds: number, timeoutMs: number): number;
+  /** poll(2) on a helper thread: the event loop keeps running while it waits. */
+  pollAsync(fds: Uint8Array, nfds: number, timeoutMs: number): Promise<number>;
+  /** mmap(2) of `len` bytes of `fd` (shared, read-write); returns the address or -1n. */
+  mmap(len: number, fd: number): bigint;
+  munmap(addr: bigint, len: number): number;
+  /** A view of `len` bytes of foreign memory at `addr` (for example an mmap'ed ring). */
+  view(addr: bigint, len: number): ArrayBuffer;
+  ifNameToIndex(name: string): number;
+  errno(): number;
+  strerror(e: number): string;
+  /** Absolute address of byte `offset` of `buf` (stable: buffers never move). */
+  addressOf(buf: ArrayBuffer | Uint8Array, offset?: number): bigint;
+}
+
+export const EAGAIN = 11;
+export const EINTR = 4;
+export const ENOBUFS = 105;
+
+/** "<what> failed: <strerror> (errno N)", for the error of the last call. */
+export function errnoMessage(sys: Sys, what: string, e: number = sys.errno()): string {
+  return `${what} failed: ${sys.strerror(e)} (errno ${e})`;
+}
