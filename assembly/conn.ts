@@ -331,9 +331,25 @@ export function connFree(slot: u32): void {
 /** Frees every used entry that has expired, in slot order; returns the count. */
 export function connExpireAll(): u32 {
   let n: u32 = 0;
+  let deferred: u32 = 0;
+  // Pass 1: entries that control nothing. Pass 2: the controllers met with n_control > 0
+  // (templates): the first pass may have freed their last connection, as the kernel's
+  // per-entry timers would have (a connection's timer fires before its template's).
   for (let slot: u32 = 0; slot < Mem.maxConns; slot++) {
     const e = connAt(slot);
     if (load<u8>(e, CN_USED) != 0 && connExpired(e)) {
+      if (load<u16>(e, CN_N_CONTROL) != 0) {
+        deferred++;
+        continue;
+      }
+      connFree(slot);
+      n++;
+    }
+  }
+  for (let slot: u32 = 0; deferred > 0 && slot < Mem.maxConns; slot++) {
+    const e = connAt(slot);
+    if (load<u8>(e, CN_USED) != 0 && connExpired(e)) {
+      deferred--;
       // A controller is kept while it controls entries, and retried later.
       if (load<u16>(e, CN_N_CONTROL) != 0) {
         tplRetry(e);

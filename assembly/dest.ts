@@ -33,6 +33,7 @@ import {
 } from "./abi";
 import { sysctl } from "./ctl";
 import { connFlushNodest } from "./persist";
+import { indexTouch } from "./sched/index";
 import { schedAddDest, schedDelDest, schedEditDest } from "./sched/registry";
 import {
   SV_AF,
@@ -52,6 +53,7 @@ import { equal16 } from "./wire/bytes";
 // 10 tun port (wire)  12 tun flags  16 weight (i32)  20 u-threshold  24 l-threshold
 // 28 active  32 inactive  36 persistent  40 refcnt (bound conns)  44 svc
 // 48 next  52 prev  56 last weight (the latest non-zero weight; ip_vs_mh.c uses it)
+// 60 list position (scheduler index)
 // 64 addr (16; IPv4 in the first 4 bytes)
 export const DEST_SIZE: u32 = 128;
 export const DS_AF: u32 = 0;
@@ -73,6 +75,8 @@ export const DS_SVC: u32 = 44;
 export const DS_NEXT: u32 = 48;
 export const DS_PREV: u32 = 52;
 export const DS_LAST_WEIGHT: u32 = 56;
+/** The dest's list position while its service has a scheduler index (sched/index.ts). */
+export const DS_POS: u32 = 60;
 export const DS_ADDR: u32 = 64;
 
 export const DEST_FREE: u32 = 0;
@@ -126,6 +130,7 @@ export function destBind(dest: u32): void {
   if (u > 0 && <u64>load<u32>(d, DS_ACTIVE) + <u64>inact >= <u64>u) {
     store<u32>(d, load<u32>(d, DS_FLAGS) | IP_VS_DEST_F_OVERLOAD, DS_FLAGS);
   }
+  indexTouch(dest);
 }
 
 /** Binds a persistence template: persistConns++, reference, upper threshold (active + inact). */
@@ -137,6 +142,7 @@ export function destBindTemplate(dest: u32): void {
   if (u > 0 && <u64>load<u32>(d, DS_ACTIVE) + <u64>load<u32>(d, DS_INACT) >= <u64>u) {
     store<u32>(d, load<u32>(d, DS_FLAGS) | IP_VS_DEST_F_OVERLOAD, DS_FLAGS);
   }
+  indexTouch(dest);
 }
 
 /** Takes a reference on a dest (an lblc/lblcr cache entry naming it). */
@@ -163,6 +169,7 @@ export function destSetActive(dest: u32, active: bool): void {
     store<u32>(d, load<u32>(d, DS_ACTIVE) - 1, DS_ACTIVE);
     store<u32>(d, load<u32>(d, DS_INACT) + 1, DS_INACT);
   }
+  indexTouch(dest);
 }
 
 /**
@@ -180,6 +187,7 @@ export function destUnbind(dest: u32, inactive: bool, template: bool): void {
   const u = <u64>load<u32>(d, DS_UTHRESH);
   const clear = l > 0 ? total < l : u > 0 ? total * 4 < u * 3 : true;
   if (clear) store<u32>(d, load<u32>(d, DS_FLAGS) & ~IP_VS_DEST_F_OVERLOAD, DS_FLAGS);
+  indexTouch(dest);
   const refs = load<u32>(d, DS_REFCNT) - 1;
   store<u32>(d, refs, DS_REFCNT);
   if (refs == 0 && load<u8>(d, DS_USED) == DEST_TRASH) destFree(dest);
@@ -298,6 +306,7 @@ export function editDest(dest: u32): i32 {
   // __ip_vs_update_dest keeps the latest non-zero weight (mh tables use it).
   if (load<i32>(d, DS_WEIGHT) != 0) store<i32>(d, load<i32>(d, DS_WEIGHT), DS_LAST_WEIGHT);
   schedEditDest(svc, dest);
+  indexTouch(dest);
   return <i32>dest;
 }
 

@@ -27,6 +27,7 @@
 //  | sched table blocks      | schedTables × block × u32, stack (sched/table.ts)
 //  | lblc entries, stack     | lblcEntries × LBLC_SIZE, × u32  (sched/locality.ts)
 //  | lblcr set nodes, stack  | lblcNodes × NODE_SIZE, × u32
+//  | sched index blocks      | schedIndexes × IDX_WORDS × u32, stack (sched/index.ts)
 //  | sync ring, entry state  | batch × 4 × SYNC_REC_SIZE, maxConns × 8  L_SYNC_RING (sync.ts)
 //  +-------------------------+ L_END
 import {
@@ -80,6 +81,7 @@ import { NEIGH_RECORDS, NEIGH_SIZE, PORT_SIZE, neighReset } from "./neigh";
 import { SVC_SIZE, svcReset } from "./service";
 import { LBLC_SIZE, NODE_SIZE, localityReset } from "./sched/locality";
 import { MH_SIZES, blockWords, tableReset } from "./sched/table";
+import { IDX_WORDS, indexReset } from "./sched/index";
 import { Eng, Mem } from "./state";
 import { syncConnBytes, syncReset, syncRingBytes } from "./sync";
 
@@ -127,11 +129,14 @@ export function init(
   lblcEntries: u32,
   lblcNodes: u32,
   schedSeed: u32,
+  schedIndexes: u32,
+  schedIndexMin: u32,
 ): i32 {
   if (Mem.ready) return -EBUSY;
   // mhIndex is IPVS's CONFIG_IP_VS_MH_TAB_INDEX (8..17): M = MH_SIZES[mhIndex - 8].
   if (mhIndex < 8 || mhIndex > 17) return -EINVAL;
   if (schedTables > MAX_SERVICES || lblcEntries > MAX_LBLC || lblcNodes > MAX_LBLC) return -EINVAL;
+  if (schedIndexes > MAX_SERVICES) return -EINVAL;
   if (maxConns == 0 || maxConns > MAX_CONNS || maxConns6 > maxConns) return -EINVAL;
   if (maxServices == 0 || maxServices > MAX_SERVICES) return -EINVAL;
   if (maxDests == 0 || maxDests > MAX_DESTS) return -EINVAL;
@@ -206,6 +211,10 @@ export function init(
   p = after(p, <u64>lblcNodes * NODE_SIZE);
   const nodeFree = <usize>p;
   p = after(p, <u64>lblcNodes << 2);
+  const idx = <usize>p;
+  p = after(p, (<u64>schedIndexes * IDX_WORDS) << 2);
+  const idxFree = <usize>p;
+  p = after(p, <u64>schedIndexes << 2);
   const syncRing = <usize>p;
   p = after(p, syncRingBytes(batch));
   const syncConns = <usize>p;
@@ -264,6 +273,10 @@ export function init(
   Mem.lblcNodes = nodes;
   Mem.lblcNodeMax = lblcNodes;
   Mem.lblcNodeFree = nodeFree;
+  Mem.idxBlocks = idx;
+  Mem.idxCount = schedIndexes;
+  Mem.idxFree = idxFree;
+  Mem.idxMin = schedIndexMin;
   Eng.seed = seed;
   Eng.schedSeed = schedSeed;
   Eng.ftpSvcs = 0;
@@ -283,6 +296,7 @@ export function init(
   memory.fill(tplBuckets, 0xff, <usize>tplBucketCount << 2);
   tableReset();
   localityReset();
+  indexReset();
 
   publish(L_RX_DESC, rxDesc);
   publish(L_TX_DESC, txDesc);

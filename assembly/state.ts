@@ -64,6 +64,11 @@ export class Mem {
   static lblcNodes: usize = 0;
   static lblcNodeMax: u32 = 0;
   static lblcNodeFree: usize = 0;
+  /** Scheduler indexes (sched/index.ts): blocks, free stack, and the size that earns one. */
+  static idxBlocks: usize = 0;
+  static idxCount: u32 = 0;
+  static idxFree: usize = 0;
+  static idxMin: u32 = 0;
 }
 
 /** Engine-wide scalars that change at run time. */
@@ -86,6 +91,7 @@ export class Eng {
   static schedTableTop: u32 = 0;
   static lblcTop: u32 = 0;
   static lblcNodeTop: u32 = 0;
+  static idxTop: u32 = 0;
   /** Live services on port 21 and on port 0 (IPVS ftpsvc_counter / nullsvc_counter). */
   static ftpSvcs: u32 = 0;
   static nullSvcs: u32 = 0;

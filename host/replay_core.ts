@@ -42,6 +42,7 @@ import {
 import { IpvsModel, type ModelLimits } from "./ctl/model.ts";
 import { parseRules } from "./ctl/rules.ts";
 import { LINKTYPE_ETHERNET, type PcapRecord, PcapWriter, readPcap } from "./io/pcap.ts";
+import { type MarkRule, markOf } from "./fwmark.ts";
 
 /** Defaults of the replay command. */
 export const REPLAY_DEFAULTS = {
@@ -76,6 +77,14 @@ export interface ReplayOptions {
   batch?: number;
   /** Learn neighbours from ARP / neighbour-discovery frames in the input (default true). */
   learn?: boolean;
+  /** Firewall-mark rules applied to every input frame (fwmark services); none by default. */
+  marks?: MarkRule[];
+  /**
+   * The engine's timers: `expire(now)` runs when the capture clock has advanced this many
+   * microseconds since the last run (default 1e6; 0 = never), so idle entries and
+   * persistence templates expire as on a live director.
+   */
+  expireEvery?: number;
 }
 
 /** Validated input, ready to run on an engine. */
@@ -192,6 +201,15 @@ export function prepareReplay(
   if (options.portAddr6 && options.portAddr6.length !== 16) {
     badOption("the IPv6 port address must be 16 bytes");
   }
+  for (const m of options.marks ?? []) {
+    if ((m.daddr.length !== 4 && m.daddr.length !== 16) || !Number.isInteger(m.mark) || m.mark <= 0) {
+      badOption("malformed mark rule");
+    }
+  }
+  const expireEvery = options.expireEvery ?? 1_000_000;
+  if (!Number.isFinite(expireEvery) || expireEvery < 0) {
+    badOption(`expireEvery ${expireEvery} is not a non-negative number`);
+  }
   for (const n of options.neigh ?? []) {
     if (n.addr.length !== (n.af === AF_INET ? 4 : 16) || n.mac.length !== 6) {
       badOption("malformed neighbour");
@@ -206,6 +224,8 @@ export function prepareReplay(
       batch,
       neigh: options.neigh ?? [],
       learn: options.learn ?? true,
+      marks: options.marks ?? [],
+      expireEvery: options.expireEvery ?? 1_000_000,
       portAddr4: options.portAddr4,
       portAddr6: options.portAddr6,
       defaultGw: options.defaultGw,
@@ -360,15 +380,20 @@ export function runReplay(
   const records = plan.records;
   const out = new PcapWriter();
   let batches = 0, learnt = 0, learnRefused = 0, txFrames = 0;
+  let lastExpire = records.length > 0 ? records[0].tsMicros : 0;
   for (let i = 0; i < records.length;) {
     const start = i;
     const now = records[i].tsMicros;
     let n = 0;
     while (i < records.length && n < batchMax && records[i].tsMicros === now) {
       const f = records[i].data;
-      io.put(n++, f);
+      io.put(n++, f, 0, markOf(o.marks, f));
       i++;
       if (o.learn && isNeighFrame(f)) break;
+    }
+    if (o.expireEvery > 0 && now - lastExpire >= o.expireEvery) {
+      engine.expire(now);
+      lastExpire = now;
     }
     const nTx = engine.processBatch(n, now);
     batches++;

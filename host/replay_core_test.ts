@@ -277,8 +277,8 @@ Deno.test("replay() rejects bad rules, captures and options before touching the 
   const cases: [string, () => void, RegExp][] = [
     [
       "unsupported scheduler",
-      () => replay(e, "-A -t 198.18.100.1:80 -s sh", good),
-      /^line 1: scheduler 'sh' is not supported/,
+      () => replay(e, "-A -t 198.18.100.1:80 -s none", good),
+      /^line 1: scheduler 'none' is not supported/,
     ],
     [
       "duplicate dest",
@@ -313,7 +313,7 @@ Deno.test("replay() rejects bad rules, captures and options before touching the 
   }
   assert.deepEqual(e.log, []);
   assert.deepEqual(e.batches, []);
-  assert.throws(() => replay(e, "-A -t 198.18.100.1:80 -s sh", good), IpvsError);
+  assert.throws(() => replay(e, "-A -t 198.18.100.1:80 -s none", good), IpvsError);
 });
 
 Deno.test("prepareReplay() needs no engine", () => {

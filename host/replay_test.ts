@@ -29,7 +29,7 @@ const BAD_PCAP = `${dir}/bad.pcap`;
     RULES,
     "-A -t 198.18.100.1:80 -s rr\n-a -t 198.18.100.1:80 -r 198.18.1.1:8080 -m -w 1\n",
   );
-  await Deno.writeTextFile(BAD_RULES, "-A -t 198.18.100.1:80 -s rr\n-A -t 198.18.100.2:80 -s sh\n");
+  await Deno.writeTextFile(BAD_RULES, "-A -t 198.18.100.1:80 -s rr\n-A -t 198.18.100.2:80 -s none\n");
   const w = new PcapWriter();
   w.write(1_700_000_000_000_000, arpReply("02:00:00:00:01:01", "198.18.1.1"));
   w.write(
@@ -141,7 +141,7 @@ Deno.test("replay exits 1 with one line on stderr for bad options and bad input"
     ],
     [
       ["--rules", BAD_RULES, "--in", PCAP, "--out", out],
-      /^replay: .*bad_rules\.txt: line 2: scheduler 'sh' is not supported by this engine yet\n$/,
+      /^replay: .*bad_rules\.txt: line 2: scheduler 'none' is not supported by this engine yet\n$/,
     ],
     [
       ["--rules", RULES, "--in", BAD_PCAP, "--out", out],

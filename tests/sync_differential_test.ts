@@ -6,9 +6,14 @@
 import assert from "node:assert/strict";
 import type { Engine, SyncParams } from "../host/engine/engine.ts";
 import { FrameIo } from "../host/engine/frames.ts";
-import { L_SYNC_RING, SYNC_REC_SIZE } from "../host/engine/abi.gen.ts";
+import {
+  IP_VS_SVC_F_PERSISTENT,
+  L_SYNC_RING,
+  SCHED_WLC,
+  SYNC_REC_SIZE,
+} from "../host/engine/abi.gen.ts";
 import { readSyncRecord } from "../host/sync/records.ts";
-import { ENGINES, setupLab, SMALL_CONFIG } from "./fixtures/lab.ts";
+import { ENGINES, setupLab, SMALL_CONFIG, svc, VIP } from "./fixtures/lab.ts";
 import { type GenFrame, Traffic } from "./fixtures/traffic.ts";
 
 const FRAMES = Number(Deno.env.get("WVS_SYNC_DIFF_FRAMES") ?? 200_000);
@@ -40,7 +45,15 @@ Deno.test({
     const [ma, mb, ba, bb] = await Promise.all(
       [...ENGINES, ...ENGINES].map((m) => m.create(config)),
     );
-    for (const e of [ma, mb, ba, bb]) setupLab(e);
+    for (const e of [ma, mb, ba, bb]) {
+      const lab = setupLab(e);
+      // One persistent service, so that templates (controllers) go through the sync path too.
+      const spec = svc(2, 6, VIP.dr4, 80, SCHED_WLC, {
+        flags: IP_VS_SVC_F_PERSISTENT,
+        timeout: 120,
+      });
+      assert.ok(e.editService(lab.svc.dr4tcp, spec) >= 0, "persistent dr4tcp");
+    }
     const ioA = new FrameIo(ma), ioB = new FrameIo(mb);
     const t = new Traffic(SEED);
     let p = params(t);

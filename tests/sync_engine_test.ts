@@ -20,7 +20,16 @@ import { drainSyncRecords } from "../host/sync/records.ts";
 import type { SyncConn } from "../host/sync/wire.ts";
 import { ipBytes } from "./fixtures/packet_builder.ts";
 import { Frame } from "./fixtures/packet_builder.ts";
-import { DIRECTOR_MAC, ENGINES, GW_MAC, type Lab, RS4, setupLab, SMALL_CONFIG, VIP } from "./fixtures/lab.ts";
+import {
+  DIRECTOR_MAC,
+  ENGINES,
+  GW_MAC,
+  type Lab,
+  RS4,
+  setupLab,
+  SMALL_CONFIG,
+  VIP,
+} from "./fixtures/lab.ts";
 
 const T0 = 1_700_000_000_000_000;
 const SEC = 1_000_000;
@@ -50,7 +59,11 @@ async function master(make: (typeof ENGINES)[number], p: Partial<SyncParams> = {
 }
 
 const tcp4 = (flags: string, sport = 40000, dst = VIP.dr4) =>
-  Frame.eth({ src: GW_MAC, dst: DIRECTOR_MAC }).ipv4({ src: CLIENT, dst }).tcp({ sport, dport: 80, flags })
+  Frame.eth({ src: GW_MAC, dst: DIRECTOR_MAC }).ipv4({ src: CLIENT, dst }).tcp({
+    sport,
+    dport: 80,
+    flags,
+  })
     .build();
 
 /** Sends frames one batch each; returns the records written after each. */
@@ -75,7 +88,11 @@ for (const make of ENGINES) {
     assert.equal(r.flags, IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_NOOUTPUT);
     assert.equal(r.timeout, 900);
     assert.deepEqual([r.cport, r.vport, r.dport, r.fwmark], [40000, 80, 80, 0]);
-    assert.deepEqual([r.caddr, r.vaddr, r.daddr], [ipBytes(CLIENT), ipBytes(VIP.dr4), ipBytes(RS4[0])]);
+    assert.deepEqual([r.caddr, r.vaddr, r.daddr], [
+      ipBytes(CLIENT),
+      ipBytes(VIP.dr4),
+      ipBytes(RS4[0]),
+    ]);
   });
 
   Deno.test(`[${make.name}] master: a change to a closing state is sent at once`, async () => {
@@ -164,13 +181,21 @@ for (const make of ENGINES) {
     assert.equal(e.timeout, 900_000);
     assert.equal(e.inPkts, 3);
     assert.equal(e.svc, lab.svc.dr4tcp);
-    assert.deepEqual(b.destCounts(e.dest), { activeConns: 1, inactConns: 0, persistConns: 0, flags: 1 });
+    assert.deepEqual(b.destCounts(e.dest), {
+      activeConns: 1,
+      inactConns: 0,
+      persistConns: 0,
+      flags: 1,
+    });
     assert.equal(b.svcStats(lab.svc.dr4tcp).conns, 0, "IPVS counts conns only when scheduling");
     // The backup forwards the connection's packets to that real server.
     const io = new FrameIo(b);
     const r = io.run([tcp4("A")], T0 + SEC);
     assert.equal(r.tx.length, 1);
-    assert.equal([...r.tx[0].bytes.subarray(0, 6)].map((x) => x.toString(16)).join(":"), "2:0:0:0:1:1");
+    assert.equal(
+      [...r.tx[0].bytes.subarray(0, 6)].map((x) => x.toString(16)).join(":"),
+      "2:0:0:0:1:1",
+    );
   });
 
   Deno.test(`[${make.name}] backup: updates, v0 timeouts, stale messages, unknown dests`, async () => {
@@ -194,14 +219,25 @@ for (const make of ENGINES) {
     assert.ok(slot >= 0);
     assert.equal(b.dumpConns()[0].timeout, 900_000);
     // An update moves the state; the entry's counts follow its class.
-    assert.equal(b.syncConn({ ...base, state: TCP_S_TIME_WAIT, flags: base.flags | 0x100 }, T0 + SEC), slot);
+    assert.equal(
+      b.syncConn({ ...base, state: TCP_S_TIME_WAIT, flags: base.flags | 0x100 }, T0 + SEC),
+      slot,
+    );
     const e = b.dumpConns()[0];
     assert.equal(e.state, TCP_S_TIME_WAIT);
     assert.equal(e.timeout, 120_000);
     assert.equal(e.expires, ((T0 + SEC) / 1000 + 120_000) >>> 0);
-    assert.deepEqual(b.destCounts(e.dest), { activeConns: 0, inactConns: 1, persistConns: 0, flags: 1 });
+    assert.deepEqual(b.destCounts(e.dest), {
+      activeConns: 0,
+      inactConns: 1,
+      persistConns: 0,
+      flags: 1,
+    });
     // An inactive message naming another real server is stale: ignored.
-    assert.equal(b.syncConn({ ...base, daddr: ipBytes(RS4[2]), flags: base.flags | 0x100 }, T0), -17);
+    assert.equal(
+      b.syncConn({ ...base, daddr: ipBytes(RS4[2]), flags: base.flags | 0x100 }, T0),
+      -17,
+    );
     assert.equal(b.dumpConns()[0].daddr, RS4[1]);
     // An active one replaces the entry.
     assert.ok(b.syncConn({ ...base, daddr: ipBytes(RS4[2]) }, T0) >= 0);

@@ -22,6 +22,7 @@ import {
 } from "../abi";
 import { SV_SCHED, SV_SCHED_DATA, svcAt } from "../service";
 import { dhSchedule } from "./dh";
+import { indexable, indexBuild, indexDrop, indexed, indexWinner } from "./index";
 import { foSchedule } from "./fo";
 import { lblcSchedule } from "./lblc";
 import { lblcrSchedule } from "./lblcr";
@@ -57,9 +58,13 @@ export function schedNeedsTable(id: u32): bool {
 export function schedInitService(svc: u32): void {
   const id = schedOf(svc);
   memory.fill(svcAt(svc) + SV_SCHED_DATA, 0, 16);
+  if (id == SCHED_TWOS) twosInitService(svc);
+  if (indexable(id)) {
+    store<u32>(schedWord(svc, 1), NO_DEST); // no index block yet
+    indexBuild(svc);
+  }
   if (id == SCHED_RR) rrInitService(svc);
   else if (id == SCHED_WRR) wrrInitService(svc);
-  else if (id == SCHED_TWOS) twosInitService(svc);
   else if (schedNeedsTable(id)) {
     const t = tableAlloc();
     store<u32>(schedWord(svc, 0), t);
@@ -70,6 +75,7 @@ export function schedInitService(svc: u32): void {
 /** Unbinds the service's scheduler (service deleted, or another scheduler chosen). */
 export function schedDoneService(svc: u32): void {
   const id = schedOf(svc);
+  if (indexable(id)) indexDrop(svc);
   if (!schedNeedsTable(id)) return;
   const t = load<u32>(schedWord(svc, 0));
   if (isLocality(id)) localityFlush(t, id == SCHED_LBLCR);
@@ -78,7 +84,9 @@ export function schedDoneService(svc: u32): void {
 
 /** A dest was added at the head of the list. */
 export function schedAddDest(svc: u32, dest: u32): void {
-  if (schedOf(svc) == SCHED_WRR) wrrDestsChanged(svc);
+  const id = schedOf(svc);
+  if (id == SCHED_WRR) wrrDestsChanged(svc);
+  else if (indexable(id)) indexBuild(svc);
 }
 
 /** A dest's weight or thresholds changed. */
@@ -92,6 +100,7 @@ export function schedDelDest(svc: u32, dest: u32): void {
   if (id == SCHED_RR) rrDelDest(svc, dest);
   else if (id == SCHED_WRR) wrrDestsChanged(svc);
   else if (id == SCHED_SH || id == SCHED_DH || id == SCHED_MH) tableForget(svc, dest);
+  else if (indexable(id)) indexBuild(svc);
 }
 
 /** The scheduler's timer work at expire() time (lblc/lblcr cache GC). */
@@ -105,12 +114,12 @@ export function schedule(svc: u32): u32 {
   switch (schedOf(svc)) {
     case SCHED_RR: return rrSchedule(svc);
     case SCHED_WRR: return wrrSchedule(svc);
-    case SCHED_WLC: return wlcSchedule(svc);
-    case SCHED_LC: return lcSchedule(svc);
-    case SCHED_SED: return sedSchedule(svc);
-    case SCHED_NQ: return nqSchedule(svc);
-    case SCHED_FO: return foSchedule(svc);
-    case SCHED_OVF: return ovfSchedule(svc);
+    case SCHED_WLC: return indexed(svc) ? indexWinner(svc) : wlcSchedule(svc);
+    case SCHED_LC: return indexed(svc) ? indexWinner(svc) : lcSchedule(svc);
+    case SCHED_SED: return indexed(svc) ? indexWinner(svc) : sedSchedule(svc);
+    case SCHED_NQ: return indexed(svc) ? indexWinner(svc) : nqSchedule(svc);
+    case SCHED_FO: return indexed(svc) ? indexWinner(svc) : foSchedule(svc);
+    case SCHED_OVF: return indexed(svc) ? indexWinner(svc) : ovfSchedule(svc);
     case SCHED_LBLC: return lblcSchedule(svc);
     case SCHED_LBLCR: return lblcrSchedule(svc);
     case SCHED_DH: return dhSchedule(svc);

@@ -8,6 +8,7 @@
 import { NO_DEST } from "../abi";
 import { destNext, destWeight } from "../dest";
 import { Eng } from "../state";
+import { indexDraw, indexed, indexTotal } from "./index";
 import { destEligible, destOverhead, schedWord } from "./scheduler";
 
 export function twosInitService(svc: u32): void {
@@ -28,7 +29,21 @@ export function twosInitService(svc: u32): void {
   return <i64>(<u64>x * (n >> 32) + ((<u64>x * (n & 0xffffffff)) >> 32));
 }
 
+/** The indexed twos: the same draws, each resolved by a descent of the sum tree. */
+function twosIndexed(svc: u32): u32 {
+  const total = indexTotal(svc);
+  if (total == 0) return NO_DEST;
+  const p = schedWord(svc, 0);
+  const c1 = indexDraw(svc, <u64>below(draw(p), total + 1));
+  const c2 = indexDraw(svc, <u64>below(draw(p), total + 1));
+  const w1 = <u64>destWeight(c1);
+  const w2 = <u64>destWeight(c2);
+  if (w2 * <u64>destOverhead(c1) > w1 * <u64>destOverhead(c2)) return c2;
+  return c1;
+}
+
 export function twosSchedule(svc: u32): u32 {
+  if (indexed(svc)) return twosIndexed(svc);
   let total: i64 = 0;
   for (let d = destNext(svc, NO_DEST); d != NO_DEST; d = destNext(svc, d)) {
     if (destEligible(d)) total += <i64>destWeight(d);

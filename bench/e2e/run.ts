@@ -33,8 +33,14 @@ const FORWARDERS: Record<string, Forwarder> = {
   "wvs-w1": wvs("wvs-w1", { workers: 1, keepOffloads: true }),
   "wvs-w2": wvs("wvs-w2", { workers: 2, keepOffloads: true }),
   "wvs-ts": wvs("wvs-ts", { engine: "ts", keepOffloads: true }),
-  "wvs-tcp": wvs("wvs", {}),
-  "wvs-tcp-w2": wvs("wvs-w2", { workers: 2 }),
+  "wvs-ring": wvs("wvs-ring", { keepOffloads: true, args: ["--io", "ring"] }),
+  "wvs-w1-ring": wvs("wvs-w1-ring", { workers: 1, keepOffloads: true, args: ["--io", "ring"] }),
+  "wvs-w2-ring": wvs("wvs-w2-ring", { workers: 2, keepOffloads: true, args: ["--io", "ring"] }),
+  "wvs-w1-busy": wvs("wvs-w1-busy", { workers: 1, keepOffloads: true, nice: 0, args: ["--busy"] }),
+  // TCP and latency runs pin nothing (baselines.md §3e).
+  "wvs-tcp": wvs("wvs-tcp", { cpus: "" }),
+  "wvs-tcp-w1": wvs("wvs-tcp-w1", { workers: 1, cpus: "" }),
+  "wvs-tcp-w2": wvs("wvs-tcp-w2", { workers: 2, cpus: "" }),
 };
 
 /** A run with more foreign load than this (CPUs) is repeated, up to RETRIES times, then marked. */

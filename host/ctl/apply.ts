@@ -11,6 +11,7 @@ import type { Engine } from "../engine/engine.ts";
 import { kernelError } from "./errors.ts";
 import { IpvsModel, type ModelLimits, type ModelOp } from "./model.ts";
 import type { Rule } from "./rules.ts";
+import { syncSchedTable } from "./tables.ts";
 
 /**
  * The capacities an engine published in its layout table (0 means "not published").
@@ -60,6 +61,12 @@ function applyOne(engine: Engine, op: ModelOp): void {
   }
 }
 
+/** sh, dh and mh slot tables follow every change of their service (tables.ts, STYLE G13). */
+function syncTables(engine: Engine, op: ModelOp): void {
+  const { index, spec } = op.svc;
+  if (op.cmd !== "delete-service" && index >= 0) syncSchedTable(engine, index, spec.sched, spec.af);
+}
+
 /** The inverse of an applied op; re-created records get new engine indices. */
 function undoOne(engine: Engine, op: ModelOp): void {
   switch (op.cmd) {
@@ -98,11 +105,15 @@ function undoOne(engine: Engine, op: ModelOp): void {
 export function applyOps(engine: Engine, ops: readonly ModelOp[]): void {
   let done = 0;
   try {
-    for (; done < ops.length; done++) applyOne(engine, ops[done]);
+    for (; done < ops.length; done++) {
+      applyOne(engine, ops[done]);
+      syncTables(engine, ops[done]);
+    }
   } catch (e) {
     for (let i = done - 1; i >= 0; i--) {
       try {
         undoOne(engine, ops[i]);
+        syncTables(engine, ops[i]);
       } catch { /* best effort: the original error is what the caller must see */ }
     }
     throw e;

@@ -19,7 +19,7 @@ import {
 import type { DestCounts, Engine, Stats } from "../engine/engine.ts";
 import { type NameResolver, parseIp } from "./addr.ts";
 import { applyOps, engineLimits } from "./apply.ts";
-import type { Command, ServiceConf } from "./command.ts";
+import type { Command, DaemonConf, ServiceConf } from "./command.ts";
 import { tryHelpText } from "./cli.ts";
 import {
   ESRCH,
@@ -59,6 +59,23 @@ export interface ControllerOptions {
   resolver?: NameResolver;
   /** Program name for `-h` (ipvsadm's argv[0]). */
   prog?: string;
+  /**
+   * The connection-sync daemons (host/sync/ SyncManager) behind `--start-daemon`,
+   * `--stop-daemon` and `-L --daemon`; without it those are refused as unsupported.
+   */
+  sync?: SyncControl;
+}
+
+/** What the Controller needs of the sync daemons (host/sync/sync.ts SyncManager has it). */
+export interface SyncControl {
+  /** True while the daemon of that role runs. */
+  running(state: "master" | "backup"): boolean;
+  /** `--start-daemon`'s checks without side effects; throws IpvsError (EEXIST, ENODEV, EINVAL). */
+  check(conf: DaemonConf): unknown;
+  start(conf: DaemonConf): unknown;
+  stop(state: "master" | "backup"): Promise<void>;
+  /** `-L --daemon` text. */
+  list(): string;
 }
 
 /** A command of a batch, with its `-R` line number. */
@@ -113,6 +130,7 @@ export class Controller implements ListSource {
   #clock: () => number;
   #resolver: NameResolver | undefined;
   #prog: string;
+  #sync: SyncControl | undefined;
   #timeouts: Timeouts = { tcp: 900, tcpfin: 120, udp: 300 };
   #stats = new WeakMap<ModelService | ModelDest, StatsEntry>();
   #listeners = new Set<(generation: number) => void>();
@@ -127,6 +145,7 @@ export class Controller implements ListSource {
     this.#clock = options.clock ?? (() => (performance.timeOrigin + performance.now()) * 1000);
     this.#resolver = options.resolver;
     this.#prog = options.prog ?? "ipvsadm";
+    this.#sync = options.sync;
   }
 
   /** Bumped once per accepted change. */
@@ -220,12 +239,24 @@ export class Controller implements ListSource {
         effects.push(() => this.setTimeouts(t.tcp, t.tcpfin, t.udp));
         return "";
       }
-      case "start-daemon":
-        // Refused rather than recorded: a director that believes it syncs but does not
-        // would lose every connection at failover.
-        throw unsupportedError(`the ${c.daemon.state} sync daemon (--start-daemon)`, line);
-      case "stop-daemon":
-        throw kernelError("stop-daemon", ESRCH, c.state, line);
+      case "start-daemon": {
+        // Without sync: refused rather than recorded, as a director that believes it syncs
+        // but does not would lose every connection at failover.
+        const sync = this.#sync;
+        if (!sync) {
+          throw unsupportedError(`the ${c.daemon.state} sync daemon (--start-daemon)`, line);
+        }
+        const conf = { ...c.daemon };
+        sync.check(conf);
+        effects.push(() => sync.start(conf));
+        return "";
+      }
+      case "stop-daemon": {
+        const sync = this.#sync;
+        if (!sync?.running(c.state)) throw kernelError("stop-daemon", ESRCH, c.state, line);
+        effects.push(() => void sync.stop(c.state).catch(() => {}));
+        return "";
+      }
       case "list":
         return this.#list(c, line);
       case "save":
@@ -247,7 +278,7 @@ export class Controller implements ListSource {
       case "timeout":
         return listTimeout(this.timeouts());
       case "daemon":
-        return ""; // no sync daemon ever runs (see start-daemon)
+        return this.#sync?.list() ?? "";
       default: {
         if (!c.service) return listServices(this, c.format, undefined, this.#resolver);
         const svc = this.model.findService(c.service);

@@ -25,6 +25,8 @@ export * from "./format.ts";
 export * from "./ipvsadm.ts";
 export * from "./list.ts";
 export * from "./model.ts";
+export * from "./preview.ts";
 export * from "./rules.ts";
 export * from "./save.ts";
 export * from "./support.ts";
+export * from "./tables.ts";

@@ -21,7 +21,8 @@ export const KERNEL_PES: readonly string[] = ["sip"];
  * Schedulers both engines implement. The ABI may name more ids than this (one engine can be
  * ahead of the other); a name counts once it is here and its `SCHED_<NAME>` id exists.
  */
-export const ENGINE_SCHEDULERS: readonly string[] = ["rr", "wrr", "wlc"];
+export const ENGINE_SCHEDULERS: readonly string[] =
+  "rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos".split(" ");
 
 /**
  * Features the engines do not implement yet. Set a line to `false` when both engines
@@ -29,11 +30,11 @@ export const ENGINE_SCHEDULERS: readonly string[] = ["rr", "wrr", "wlc"];
  */
 export const ENGINE_LACKS = {
   /** `-p` persistence templates (and `-M`, which only matters with it). */
-  persistence: true,
+  persistence: false,
   /** `--pe sip`. */
   pe: true,
   /** `-o` one-packet scheduling. */
-  ops: true,
+  ops: false,
   /** `--sctp-service`. */
   sctp: true,
   /** `--tun-type gue` and `--tun-type gre` (every tunnel is IPIP for now). */

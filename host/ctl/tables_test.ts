@@ -8,6 +8,9 @@ import {
   tableChanges,
 } from "./tables.ts";
 import { hash32, hsiphash32, MH_KEY1 } from "../engine/reference/sched/hashing.ts";
+import { parseRules, type ServiceRule } from "./rules.ts";
+import { IpvsModel } from "./model.ts";
+import * as abi from "../engine/abi.gen.ts";
 
 function ip4(s: string): Uint8Array {
   return Uint8Array.from(s.split(".").map(Number));
@@ -97,4 +100,24 @@ Deno.test("mhTable() follows last weights: 0-weight edits keep slots, 0-weight a
 Deno.test("tableChanges() lists only the slots that differ", () => {
   assert.deepEqual(tableChanges([1, 2, 3, -1], [1, 5, 3, 4]), [1, 5, 3, 4]);
   assert.deepEqual(tableChanges(new Int32Array(0), [7, -1]), [0, 7]);
+});
+
+Deno.test("the rules parser takes all 14 schedulers, persistence and -o", () => {
+  const names = "rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos".split(" ");
+  const text = names.map((n, i) => `-A -t 198.18.0.${i + 1}:80 -s ${n}`).join("\n") +
+    "\n-A -t 198.18.1.1:80 -s sh -b sh-fallback,sh-port -p 60 -M 255.255.255.0" +
+    "\n-A -u 198.18.1.2:53 -s mh -b mh-fallback,mh-port -o -p" +
+    "\n-A -f 7 -s rr -p 300\n-A -t 198.18.1.3:0 -s wlc -p\n";
+  const m = IpvsModel.fromRules(parseRules(text));
+  const ids = m.services.map((s) => s.spec.sched);
+  assert.deepEqual(
+    ids.slice(0, 14),
+    names.map((n) => (abi as unknown as Record<string, number>)[`SCHED_${n.toUpperCase()}`]),
+  );
+  const sh = m.services[14].spec;
+  assert.equal(sh.flags, abi.IP_VS_SVC_F_PERSISTENT | abi.IP_VS_SVC_F_SCHED1 | abi.IP_VS_SVC_F_SCHED2);
+  assert.deepEqual([sh.timeout, sh.netmask], [60, 0xffffff00]);
+  const ops = m.services[15].spec;
+  assert.equal(ops.flags & abi.IP_VS_SVC_F_ONEPACKET, abi.IP_VS_SVC_F_ONEPACKET);
+  assert.equal((parseRules(text)[0] as ServiceRule).schedName, "rr");
 });

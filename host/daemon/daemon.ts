@@ -8,9 +8,15 @@
 
 import type { Engine } from "../engine/engine.ts";
 import type { NameResolver } from "../ctl/addr.ts";
-import { Controller } from "../ctl/commands.ts";
+import { Controller, type SyncControl } from "../ctl/commands.ts";
 import { prometheusText } from "./metrics.ts";
-import { type Context, handleRequest, parseRequest, type Response } from "./protocol.ts";
+import {
+  type Context,
+  type Failover,
+  handleRequest,
+  parseRequest,
+  type Response,
+} from "./protocol.ts";
 import { fileResolver } from "./resolver_deno.ts";
 import { restoreItems, RULES_FILE, STATE_FILE, stateTexts } from "./state.ts";
 
@@ -43,6 +49,10 @@ export interface DaemonOptions {
   resolver?: NameResolver;
   /** Log sink (default: stderr). */
   log?: (line: string) => void;
+  /** Connection-sync daemons (host/sync/ SyncManager): `--start-daemon` and friends work. */
+  sync?: SyncControl;
+  /** VIP takeover and release (a director's failover), for the `takeover` / `release` ops. */
+  failover?: Failover;
 }
 
 const enc = new TextEncoder();
@@ -93,10 +103,12 @@ export class Daemon {
       clock: o.clock,
       tableSize: o.tableSize,
       resolver,
+      sync: o.sync,
     });
     this.socketPath = o.socketPath === undefined ? DEFAULT_SOCKET : o.socketPath;
     this.#ctx = {
       resolver,
+      failover: o.failover,
       info: {
         engine: o.engineName ?? o.engine.kind,
         socket: this.socketPath ?? "",

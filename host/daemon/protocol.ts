@@ -53,8 +53,16 @@ export interface DaemonInfo {
   metrics: string | null;
 }
 
+/** A director's VIP failover (host/director/director.ts takeover / release). */
+export interface Failover {
+  takeover(): void;
+  release(): void;
+}
+
 /** Context of a request: name lookups and the daemon's own facts. */
 export interface Context {
+  /** `takeover` / `release` requests go here (absent: refused). */
+  failover?: Failover;
   resolver?: NameResolver;
   info: DaemonInfo;
 }
@@ -211,6 +219,16 @@ export function handleRequest(ctl: Controller, req: Request, ctx: Context): Resp
       case "ping":
         result = {};
         break;
+      case "takeover":
+      case "release": {
+        // Failover: announce the VIPs and serve them (the connections a sync backup learned
+        // included), or give them up.
+        if (!ctx.failover) throw badRequest(`Cannot ${req.op}: this daemon has no director`);
+        if (req.op === "takeover") ctx.failover.takeover();
+        else ctx.failover.release();
+        result = {};
+        break;
+      }
       default:
         throw badRequest(`Cannot handle request: unknown op '${String(req.op)}'`);
     }

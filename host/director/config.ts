@@ -72,6 +72,14 @@ export interface DirectorConfig {
    * thread. `--workers` overrides it.
    */
   workers?: number;
+  /**
+   * How AF_PACKET ports receive: "mmsg" (recvmmsg into the slots, the default)
+   * or "ring" (a TPACKET_V2 ring mapped over the engine's slots: no receive
+   * call, no copy by us; the engine then gets `ringFrames` host slots).
+   */
+  io?: "mmsg" | "ring";
+  /** Host slots shared by the ports' rings (default 1024). */
+  ringFrames?: number;
   maxConns?: number;
   maxConns6?: number;
   ports: PortConfig[];
@@ -108,6 +116,9 @@ export interface ServicePlan {
 export interface DirectorPlan {
   engine: "wasm" | "ts" | "passthrough";
   workers: number;
+  io: "mmsg" | "ring";
+  /** Most frames taken per round (the config's batch). */
+  round: number;
   engineConfig: EngineConfig;
   ports: PortPlan[];
   services: ServicePlan[];
@@ -250,15 +261,26 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
     fail("workers", `bad worker count ${workers}`);
   }
+  const io = c.io ?? "mmsg";
+  if (io !== "mmsg" && io !== "ring") fail("io", `unknown receive method ${io}`);
+  if (io === "ring" && ports.some((p) => p.backend !== "af_packet")) {
+    fail("io", "a ring needs every port on AF_PACKET");
+  }
+  const ringFrames = c.ringFrames ?? 1024;
+  if (!Number.isInteger(ringFrames) || ringFrames < 4 * ports.length || ringFrames > 4096) {
+    fail("ringFrames", `bad ring size ${ringFrames}`);
+  }
   return {
     engine,
     workers,
+    io,
+    round: batch,
     engineConfig: {
       maxConns: c.maxConns ?? 65536,
       maxConns6: c.maxConns6 ?? 16384,
       maxServices: Math.max(16, services.length),
       maxDests: Math.max(64, services.reduce((n, s) => n + s.dests.length, 0)),
-      batch,
+      batch: io === "ring" ? Math.max(batch, ringFrames) : batch,
       seed: 0, // filled in by the caller from a random source
     },
     ports,

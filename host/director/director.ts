@@ -90,6 +90,8 @@ export interface DirectorOptions {
    * them through `learnExternal`.
    */
   primary?: boolean;
+  /** Most frames per round (default: the engine's batch). */
+  roundLimit?: number;
   /** Called with every neighbour this director learns (to share it with other workers). */
   onLearn?: (addr: Uint8Array, mac: Uint8Array, port: number) => void;
   /**
@@ -157,7 +159,9 @@ export class Director {
   #area: FrameArea;
   #mem: Uint8Array;
   #dv: DataView;
-  #cur: RxCursor = { slot: 0, desc: 0 };
+  #cur: RxCursor = { slot: 0, desc: 0, ring: 0 };
+  /** Most frames taken in one round (ring ports can offer more than a batch). */
+  #roundLimit: number;
   #txIdx: Uint32Array[];
   #txCount: Int32Array;
   #rr = 0;
@@ -185,6 +189,7 @@ export class Director {
     this.#wait = o.wait ?? ((_p, ms) => new Promise((r) => setTimeout(r, ms)));
     this.#log = o.log ?? ((l) => console.log(l));
     this.#area = frameArea(o.engine);
+    this.#roundLimit = Math.min(o.roundLimit ?? this.#area.batch, this.#area.batch);
     this.#mem = new Uint8Array(this.#area.memory);
     this.#dv = new DataView(this.#area.memory);
     this.#txIdx = o.ports.map(() => new Uint32Array(this.#area.txCap));
@@ -364,16 +369,18 @@ export class Director {
     return this.#ready;
   }
 
-  /** One receive → process → send round over all ports; returns slots consumed (0 = idle). */
+  /** One receive → process → send round over all ports; returns frames taken (0 = idle). */
   pollOnce(): number {
     const cur = this.#cur;
     cur.slot = 0;
     cur.desc = 0;
+    cur.ring = 0;
     const n = this.ports.length;
+    const limit = this.#roundLimit;
     // Rotate the first port so that a busy port cannot starve the others.
-    for (let k = 0; k < n && cur.slot < this.#area.batch; k++) {
+    for (let k = 0; k < n && cur.slot < limit; k++) {
       const p = (this.#rr + k) % n;
-      this.ports[p].io.recvBatch(cur, this.#area.batch, p);
+      this.ports[p].io.recvBatch(cur, limit, p);
     }
     this.#rr = (this.#rr + 1) % n;
     if (cur.desc > 0) {
@@ -385,7 +392,7 @@ export class Director {
       this.#sync?.afterBatch(now);
       this.#slowPath(cur.desc);
     }
-    return cur.slot;
+    return cur.slot + cur.ring;
   }
 
   #sendTx(nTx: number): void {

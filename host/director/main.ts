@@ -22,7 +22,8 @@ export { makeEngine, openPorts } from "./ports_deno.ts";
 
 const USAGE =
   `usage: deno run -A host/director/main.ts --config <file.json> [--engine wasm|ts|passthrough]
-       [--workers N] [--fanout client|hash] [--busy] [--duration <seconds>] [--stats-every <seconds>]`;
+       [--io mmsg|ring] [--workers N] [--fanout client|hash] [--busy] [--duration <seconds>]
+       [--stats-every <seconds>]`;
 
 function warnIfKernelForwards(log: (l: string) => void): void {
   for (
@@ -52,9 +53,14 @@ interface Running {
   sync?: SyncManager;
 }
 
-async function readPlan(file: string, engine?: string): Promise<DirectorPlan> {
+async function readPlan(
+  file: string,
+  engine?: string,
+  io?: string,
+): Promise<DirectorPlan> {
   const raw = JSON.parse(await Deno.readTextFile(file)) as DirectorConfig;
   if (engine) raw.engine = engine as DirectorConfig["engine"];
+  if (io) raw.io = io as DirectorConfig["io"];
   const plan = planDirector(raw);
   plan.engineConfig.seed = crypto.getRandomValues(new Uint32Array(1))[0];
   return plan;
@@ -153,6 +159,7 @@ async function main(): Promise<number> {
     options: {
       config: { type: "string", short: "c" },
       engine: { type: "string" },
+      io: { type: "string" },
       workers: { type: "string" },
       fanout: { type: "string", default: "client" },
       busy: { type: "boolean", default: false },
@@ -166,7 +173,7 @@ async function main(): Promise<number> {
     return values.help ? 0 : 2;
   }
   const configFile = values.config;
-  let plan = await readPlan(configFile, values.engine);
+  let plan = await readPlan(configFile, values.engine, values.io);
   const workers = Number(values.workers ?? plan.workers ?? 0);
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
     throw new Error(`Cannot start: --workers must be 0..64 (${values.workers})`);
@@ -192,7 +199,7 @@ async function main(): Promise<number> {
   const stop = () => stopping?.();
   const reload = async () => {
     try {
-      const next = await readPlan(configFile, values.engine);
+      const next = await readPlan(configFile, values.engine, values.io);
       const why = restartNeeded(plan, next);
       if (why) log(`wvs director: reload: ${why} changed; that needs a restart (services applied)`);
       const changes = await running.reload(next);
@@ -213,7 +220,8 @@ async function main(): Promise<number> {
     log("wvs director: took over the VIPs");
   };
   Deno.addSignalListener("SIGUSR2", takeover);
-  const syncLine = () => running.sync && log(`wvs sync stats: ${JSON.stringify(running.sync.stats())}`);
+  const syncLine = () =>
+    running.sync && log(`wvs sync stats: ${JSON.stringify(running.sync.stats())}`);
   const timers: ReturnType<typeof setTimeout>[] = [];
   if (values.duration) timers.push(setTimeout(stop, Number(values.duration) * 1000));
   if (values["stats-every"]) {

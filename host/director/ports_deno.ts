@@ -3,6 +3,7 @@
 // group, several workers) or a TAP. MAC and MTU come from /sys/class/net.
 // Deno-specific; shared by main.ts (one thread) and worker_deno.ts (workers).
 import type { Engine, EngineConfig } from "../engine/engine.ts";
+import { ringPlan } from "../io/af_packet.ts";
 import { openAfPacket } from "../io/af_packet_deno.ts";
 import { frameArea, type FramePort } from "../io/frame_io.ts";
 import { openTap } from "../io/tap_deno.ts";
@@ -47,6 +48,10 @@ export function openPorts(
 ): DirectorPort[] {
   const area = frameArea(engine);
   const out: DirectorPort[] = [];
+  const rings = plan.io === "ring" ? ringPlan(area, plan.ports.length) : null;
+  if (plan.io === "ring" && !rings) {
+    throw new Error(`Cannot open the ports: ${area.batch} host slots are too few for rings`);
+  }
   try {
     plan.ports.forEach((p, i) => {
       let io: FramePort;
@@ -54,7 +59,11 @@ export function openPorts(
         io = openTap(p.ifname, area);
       } else {
         const fanout = o.fanout && { ...o.fanout, group: (o.fanout.group + i) & 0xffff };
-        const afp = openAfPacket(p.ifname, area, { keepOffloads: p.keepOffloads, fanout });
+        const afp = openAfPacket(p.ifname, area, {
+          keepOffloads: p.keepOffloads,
+          fanout,
+          rxRing: rings?.[i],
+        });
         if (afp.offloadsTurnedOff.length) {
           log(`wvs director: turned off ${afp.offloadsTurnedOff.join(", ")} on ${p.ifname}`);
         }

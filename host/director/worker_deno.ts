@@ -106,6 +106,7 @@ async function start(m: Extract<ToWorker, { type: "init" }>): Promise<WorkerIo> 
     services: plan.services,
     gateways: plan.gateways,
     primary: index === 0,
+    roundLimit: plan.round,
     // Worker 0's log is the director's log; the others' lines would repeat it.
     log: (line) => {
       if (index === 0 && !line.startsWith("wvs director ready")) log(line);

@@ -30,6 +30,14 @@ export interface EngineConfig {
   lblcNodes?: number;
   /** Seed of the schedulers' random draws (twos); default `seed`. */
   schedSeed?: number;
+  /**
+   * Scheduler indexes (lc, wlc, sed, nq, fo, ovf, twos decide in O(1)/O(log n) instead of
+   * walking the list) for services with at least `schedIndexMin` (default 32) and at most
+   * 1024 dests, one per service while they last (default min(maxServices, 64)). Decisions
+   * are the same with or without; only the cost differs.
+   */
+  schedIndexes?: number;
+  schedIndexMin?: number;
 }
 
 /** IPVS's possible MH table sizes, by CONFIG_IP_VS_MH_TAB_INDEX 8..17. */

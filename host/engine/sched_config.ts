@@ -11,10 +11,14 @@ export interface SchedConfig {
   lblcEntries: number;
   lblcNodes: number;
   schedSeed: number;
+  schedIndexes: number;
+  schedIndexMin: number;
 }
 
 const DEFAULT_TABLES = 64;
 const DEFAULT_LBLC = 16384;
+/** A service earns a scheduler index from this many dests (bench/sched_bench.ts). */
+const DEFAULT_INDEX_MIN = 32;
 const MAX_LBLC = 1 << 22;
 
 function int(v: number | undefined, name: string, dflt: number, max: number): number {
@@ -56,5 +60,21 @@ export function schedConfig(config: EngineConfig): SchedConfig {
   const lblcNodes = int(config.lblcNodes, "lblcNodes", 2 * lblcEntries, MAX_LBLC);
   const s = config.schedSeed ?? config.seed;
   const schedSeed = Number.isFinite(s) ? s >>> 0 : 0;
-  return { schedTables, mhIndex: i + 8, mhSize, lblcEntries, lblcNodes, schedSeed };
+  const schedIndexes = int(
+    config.schedIndexes,
+    "schedIndexes",
+    Math.min(config.maxServices, DEFAULT_TABLES),
+    1 << 16,
+  );
+  const schedIndexMin = int(config.schedIndexMin, "schedIndexMin", DEFAULT_INDEX_MIN, 0xffffffff);
+  return {
+    schedTables,
+    mhIndex: i + 8,
+    mhSize,
+    lblcEntries,
+    lblcNodes,
+    schedSeed,
+    schedIndexes,
+    schedIndexMin,
+  };
 }

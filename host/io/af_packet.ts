@@ -28,7 +28,17 @@ import {
   type PortStats,
   type RxCursor,
 } from "./frame_io.ts";
-import { EINTR, errnoMessage, type Sys } from "./sys.ts";
+import {
+  EINTR,
+  errnoMessage,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  type Sys,
+} from "./sys.ts";
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
@@ -41,6 +51,13 @@ const SOL_PACKET = 263;
 const PACKET_ADD_MEMBERSHIP = 1;
 const PACKET_MR_ALLMULTI = 2;
 const PACKET_AUXDATA = 8;
+const PACKET_RX_RING = 5;
+const PACKET_STATISTICS = 6;
+const PACKET_VERSION = 10;
+const PACKET_RESERVE = 12;
+const TPACKET_V2 = 1;
+const TP_STATUS_KERNEL = 0;
+const TP_STATUS_USER = 1;
 const PACKET_FANOUT = 18;
 const PACKET_FANOUT_DATA = 22;
 const PACKET_QDISC_BYPASS = 20;
@@ -67,7 +84,40 @@ export const FANOUT_LB = 1;
 export const FANOUT_CPU = 2;
 export const FANOUT_CBPF = 6;
 
+/**
+ * TPACKET_V2 receive ring mapped over engine slots (see the class comment):
+ * ring frame k is host slot `firstSlot + k`. `firstSlot` must start a page of
+ * the engine memory and `frames` must be even (two 2048-byte frames a page).
+ */
+export interface RxRing {
+  firstSlot: number;
+  frames: number;
+}
+
+/** Bytes in front of a frame in a TPACKET_V2 ring frame with no reserve: header + sockaddr_ll, aligned. */
+const TPACKET2_NETOFF = 80;
+/** PACKET_RESERVE that puts an untagged frame's first byte at HEADROOM of its slot. */
+const RING_RESERVE = HEADROOM + 14 - TPACKET2_NETOFF;
+/** tpacket2_hdr fields. */
+const T2_STATUS = 0, T2_LEN = 4, T2_SNAPLEN = 8, T2_MAC = 12, T2_VLAN_TCI = 24, T2_VLAN_TPID = 26;
+/** sockaddr_ll follows the 32-byte tpacket2_hdr; sll_pkttype is its byte 10. */
+const T2_PKTTYPE = 32 + 10;
+
+/**
+ * The first host slot where an RX ring may start (a page boundary of the
+ * engine memory) and how many ring frames fit after it, for `ports` ports.
+ * Returns null when the host slots leave fewer than 2 frames a port.
+ */
+export function ringPlan(area: FrameArea, ports: number): RxRing[] | null {
+  const firstSlot = ((4096 - (area.slots % 4096)) % 4096) / SLOT_SIZE;
+  const each = Math.floor((area.batch - firstSlot) / ports / 2) * 2;
+  if (!Number.isInteger(firstSlot) || each < 2) return null;
+  return Array.from({ length: ports }, (_, i) => ({ firstSlot: firstSlot + i * each, frames: each }));
+}
+
 export interface AfPacketOptions {
+  /** Receive through a TPACKET_V2 ring over these engine slots instead of recvmmsg. */
+  rxRing?: RxRing;
   /**
    * Join fanout group `group` (several workers on one interface). With
    * FANOUT_CBPF, `program` (host/io/fanout_bpf.ts) picks the worker; it is set
@@ -162,6 +212,46 @@ export function setFanoutProgram(sys: Sys, fd: number, program: Uint8Array): voi
   );
 }
 
+function ringAddress(sys: Sys, area: FrameArea, ring: RxRing): bigint {
+  return sys.addressOf(area.memory, area.slots + ring.firstSlot * SLOT_SIZE);
+}
+
+/**
+ * Switches `fd` to TPACKET_V2 and maps its receive ring over the engine's
+ * slots with MAP_FIXED: the kernel then writes each frame straight into a
+ * slot, at HEADROOM (PACKET_RESERVE), and no receive call is needed.
+ */
+function mapRxRing(sys: Sys, fd: number, area: FrameArea, ring: RxRing): void {
+  const addr = ringAddress(sys, area, ring);
+  if (addr % 4096n !== 0n || ring.frames % 2 !== 0) {
+    throw new Error("Cannot map an RX ring: its slots must start a page and pair up");
+  }
+  setInt(sys, fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2, "PACKET_VERSION");
+  setInt(sys, fd, SOL_PACKET, PACKET_RESERVE, RING_RESERVE, "PACKET_RESERVE");
+  const req = new Uint8Array(16); // struct tpacket_req
+  const dv = new DataView(req.buffer);
+  dv.setUint32(0, 4096, true); // tp_block_size
+  dv.setUint32(4, ring.frames / 2, true); // tp_block_nr
+  dv.setUint32(8, SLOT_SIZE, true); // tp_frame_size
+  dv.setUint32(12, ring.frames, true); // tp_frame_nr
+  check(sys, sys.setsockopt(fd, SOL_PACKET, PACKET_RX_RING, req, 16), "setsockopt(PACKET_RX_RING)");
+  const len = ring.frames * SLOT_SIZE;
+  const at = sys.mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd);
+  if (at !== addr) throw new Error(errnoMessage(sys, "mmap(RX ring over engine memory)"));
+}
+
+/** Puts ordinary zeroed memory back where a ring was mapped (the engine still owns those addresses). */
+function unmapRxRing(sys: Sys, area: FrameArea, ring: RxRing): void {
+  const addr = ringAddress(sys, area, ring);
+  sys.mmap(
+    addr,
+    ring.frames * SLOT_SIZE,
+    PROT_READ | PROT_WRITE,
+    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+    -1,
+  );
+}
+
 /** Opens a packet socket on `ifname` whose batches live in `area`. */
 export function openAfPacket(
   sys: Sys,
@@ -187,6 +277,7 @@ export function openAfPacket(
     try {
       setInt(sys, fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
     } catch { /* an optimisation only */ }
+    if (opts.rxRing) mapRxRing(sys, fd, area, opts.rxRing);
     setInt(sys, fd, SOL_SOCKET, SO_RCVBUFFORCE, opts.rcvbuf ?? 4 << 20, "SO_RCVBUFFORCE");
     setInt(sys, fd, SOL_SOCKET, SO_SNDBUFFORCE, opts.sndbuf ?? 4 << 20, "SO_SNDBUFFORCE");
     // Solicited-node multicast (IPv6 neighbour solicitations for VIPs) must pass a real NIC's filter.
@@ -211,10 +302,11 @@ export function openAfPacket(
       if (opts.fanout.program) setFanoutProgram(sys, fd, opts.fanout.program);
     }
   } catch (e) {
+    if (opts.rxRing) unmapRxRing(sys, area, opts.rxRing);
     c.close(fd);
     throw e;
   }
-  const port = new AfPacketPort(sys, ifname, fd, area);
+  const port = new AfPacketPort(sys, ifname, fd, area, opts.rxRing ?? null);
   if (!opts.keepOffloads) port.offloadsTurnedOff = disableReceiveOffloads(sys, fd, ifname);
   return port;
 }
@@ -237,9 +329,15 @@ class AfPacketPort implements FramePort {
   #tx: Uint8Array; // [mmsghdr × txCap][iovec × txCap]
   #txDv: DataView;
   #closed = false;
+  /** RX ring state: next frame to read, and the frames handed out by the last call. */
+  #ring: RxRing | null;
+  #ringHead = 0;
+  #ringHeld = 0;
+  #statBuf = new Uint8Array(12);
 
-  constructor(sys: Sys, ifname: string, fd: number, area: FrameArea) {
+  constructor(sys: Sys, ifname: string, fd: number, area: FrameArea, ring: RxRing | null) {
     this.#sys = sys;
+    this.#ring = ring;
     this.ifname = ifname;
     this.fd = fd;
     this.#area = area;
@@ -283,6 +381,7 @@ class AfPacketPort implements FramePort {
   }
 
   recvBatch(cur: RxCursor, limit: number, port: number): number {
+    if (this.#ring) return this.#ringRecv(this.#ring, cur, limit, port);
     const first = cur.slot;
     const vlen = Math.min(limit, this.#area.batch) - first;
     if (vlen <= 0 || this.#closed) return 0;
@@ -341,6 +440,81 @@ class AfPacketPort implements FramePort {
     cur.slot = first + got;
     cur.desc += written;
     return written;
+  }
+
+  /**
+   * Ring receive: frames the kernel has marked TP_STATUS_USER, in ring order,
+   * become RX descriptors of their own slots (no copy, no call). The frames of
+   * the previous call go back to the kernel first: by now the director has sent
+   * their TX frames and run the slow path on them (FramePort's invariant).
+   */
+  #ringRecv(ring: RxRing, cur: RxCursor, limit: number, port: number): number {
+    const area = this.#area;
+    const mdv = this.#memDv;
+    const mem = this.#mem;
+    const base = area.slots + ring.firstSlot * SLOT_SIZE;
+    for (let k = 0; k < this.#ringHeld; k++) {
+      const f = (this.#ringHead - this.#ringHeld + k + ring.frames) % ring.frames;
+      mdv.setUint32(base + f * SLOT_SIZE + T2_STATUS, TP_STATUS_KERNEL, true);
+    }
+    this.#ringHeld = 0;
+    if (this.#closed) return 0;
+    const max = Math.min(limit, area.batch);
+    let written = 0;
+    while (cur.desc < max && this.#ringHeld < ring.frames) {
+      const at = base + this.#ringHead * SLOT_SIZE;
+      const status = mdv.getUint32(at + T2_STATUS, true);
+      if ((status & TP_STATUS_USER) === 0) break;
+      const slot = ring.firstSlot + this.#ringHead;
+      this.#ringHead = (this.#ringHead + 1) % ring.frames;
+      this.#ringHeld++;
+      cur.ring++;
+      const pkttype = mem[at + T2_PKTTYPE];
+      if (pkttype === PACKET_OUTGOING || pkttype === PACKET_OTHERHOST) {
+        this.stats.rxFiltered++;
+        continue;
+      }
+      let len = mdv.getUint32(at + T2_SNAPLEN, true);
+      const truncated = mdv.getUint32(at + T2_LEN, true) > len;
+      const frameOff = at + HEADROOM;
+      const mac = mdv.getUint16(at + T2_MAC, true);
+      // A frame whose link header is not 14 bytes (a tag the device kept) starts elsewhere.
+      if (mac !== HEADROOM) mem.copyWithin(frameOff, at + mac, at + mac + len);
+      if (status & TP_STATUS_VLAN_VALID && len + 4 <= MAX_FRAME && len >= 12) {
+        const tpid = status & TP_STATUS_VLAN_TPID_VALID
+          ? mdv.getUint16(at + T2_VLAN_TPID, true)
+          : ETH_P_8021Q;
+        mem.copyWithin(frameOff + 16, frameOff + 12, frameOff + len);
+        mdv.setUint16(frameOff + 12, tpid);
+        mdv.setUint16(frameOff + 14, mdv.getUint16(at + T2_VLAN_TCI, true));
+        len += 4;
+        this.stats.rxVlanRestored++;
+      }
+      if (truncated || len > MAX_FRAME) {
+        this.stats.rxOversize++;
+        len = 0xffff;
+      } else if (status & TP_STATUS_CSUMNOTREADY) {
+        if (completeL4Checksum(mem, frameOff, len)) this.stats.rxCsumFixed++;
+      }
+      const d = area.rxDesc + cur.desc * RXD_SIZE;
+      mdv.setUint32(d + RXD_SLOT, slot, true);
+      mdv.setUint16(d + RXD_LEN, len, true);
+      mdv.setUint16(d + RXD_PORT, port, true);
+      mdv.setUint32(d + RXD_MARK, 0, true);
+      mdv.setUint32(d + 12, 0, true);
+      cur.desc++;
+      written++;
+    }
+    this.stats.rxFrames += written;
+    return written;
+  }
+
+  /** Frames the kernel dropped for this socket since the last call (PACKET_STATISTICS). */
+  dropped(): number {
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, 12, true);
+    if (this.#sys.getsockopt(this.fd, SOL_PACKET, PACKET_STATISTICS, this.#statBuf, len) < 0) return 0;
+    return new DataView(this.#statBuf.buffer).getUint32(4, true);
   }
 
   /**
@@ -410,6 +584,7 @@ class AfPacketPort implements FramePort {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#ring) unmapRxRing(this.#sys, this.#area, this.#ring);
     this.#sys.close(this.fd);
   }
 }

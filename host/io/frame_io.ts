@@ -39,6 +39,11 @@ export function frameArea(engine: Engine): FrameArea {
 export interface RxCursor {
   slot: number;
   desc: number;
+  /**
+   * Frames taken by ring ports, which receive into slots of their own (a
+   * TPACKET ring mapped over them) and leave `slot` alone; filtered ones count.
+   */
+  ring: number;
 }
 
 /** Counters of one port, as the director's log and stats line show them. */
@@ -77,7 +82,8 @@ export interface FramePort {
   /**
    * Receives without blocking into host slots [cur.slot, limit), writing RX
    * descriptors from cur.desc with port index `port`; advances the cursor and
-   * returns how many descriptors it wrote.
+   * returns how many descriptors it wrote. A ring port uses its own slots,
+   * stops at `limit` descriptors, and counts its frames in `cur.ring`.
    */
   recvBatch(cur: RxCursor, limit: number, port: number): number;
   /** Sends the frames of TX descriptors idx[0, n); returns how many left. */

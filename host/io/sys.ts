@@ -26,8 +26,8 @@ export interface Sys {
   poll(fds: Uint8Array, nfds: number, timeoutMs: number): number;
   /** poll(2) on a helper thread: the event loop keeps running while it waits. */
   pollAsync(fds: Uint8Array, nfds: number, timeoutMs: number): Promise<number>;
-  /** mmap(2) of `len` bytes of `fd` (shared, read-write); returns the address or -1n. */
-  mmap(len: number, fd: number): bigint;
+  /** mmap(2) with offset 0 (`addr` 0n lets the kernel choose); returns the address or -1n. */
+  mmap(addr: bigint, len: number, prot: number, flags: number, fd: number): bigint;
   munmap(addr: bigint, len: number): number;
   /** A view of `len` bytes of foreign memory at `addr` (for example an mmap'ed ring). */
   view(addr: bigint, len: number): ArrayBuffer;
@@ -37,6 +37,13 @@ export interface Sys {
   /** Absolute address of byte `offset` of `buf` (stable: buffers never move). */
   addressOf(buf: ArrayBuffer | Uint8Array, offset?: number): bigint;
 }
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_FIXED = 0x10;
+export const MAP_ANONYMOUS = 0x20;
 
 export const EAGAIN = 11;
 export const EINTR = 4;

@@ -36,10 +36,6 @@ const SYMBOLS = {
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
 
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
-
 function cString(s: string): Uint8Array {
   return new TextEncoder().encode(s + "\0");
 }
@@ -68,8 +64,8 @@ export function denoSys(): Sys {
     close: (fd) => c.close(fd),
     poll: (f, n, t) => c.poll(f, BigInt(n), t),
     pollAsync: (f, n, t) => c.pollAsync(f, BigInt(n), t),
-    mmap(len, fd) {
-      const p = c.mmap(null, BigInt(len), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+    mmap(addr, len, prot, flags, fd) {
+      const p = c.mmap(Deno.UnsafePointer.create(addr), BigInt(len), prot, flags, fd, 0n);
       const v = BigInt(Deno.UnsafePointer.value(p));
       return v === 0xffffffffffffffffn ? -1n : v;
     },

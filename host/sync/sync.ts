@@ -98,6 +98,39 @@ export class SyncManager {
     return this.#sysctls;
   }
 
+  /** True while the daemon of role `state` runs. */
+  running(state: "master" | "backup"): boolean {
+    return (state === "master" ? this.#master : this.#backup) !== null;
+  }
+
+  /**
+   * The checks of `--start-daemon` without starting anything.
+   *
+   * @returns the settings the daemon would run with
+   * @throws IpvsError as {@linkcode SyncManager.start}
+   */
+  check(conf: DaemonConf): ResolvedDaemon {
+    const state = conf.state;
+    if (this.running(state)) throw kernelError("start-daemon", EEXIST, `the ${state} sync daemon`);
+    const info = this.#o.transport.iface(conf.mcastIfn);
+    let d: ResolvedDaemon;
+    try {
+      d = resolveDaemon(conf, info?.mtu ?? 1500);
+    } catch (e) {
+      throw kernelError(
+        "start-daemon",
+        EINVAL,
+        `the ${state} sync daemon`,
+        undefined,
+        (e as Error).message,
+      );
+    }
+    if (!info || !(d.family === 4 ? info.addr4 : info.addr6)) {
+      throw kernelError("start-daemon", ENODEV, `the ${state} sync daemon on ${conf.mcastIfn}`);
+    }
+    return d;
+  }
+
   /**
    * `--start-daemon`: opens the role's socket and, for a master, turns the engine's
    * master role on.
@@ -107,19 +140,7 @@ export class SyncManager {
    */
   start(conf: DaemonConf): ResolvedDaemon {
     const state = conf.state;
-    if (state === "master" ? this.#master : this.#backup) {
-      throw kernelError("start-daemon", EEXIST, `the ${state} sync daemon`);
-    }
-    const info = this.#o.transport.iface(conf.mcastIfn);
-    let d: ResolvedDaemon;
-    try {
-      d = resolveDaemon(conf, info?.mtu ?? 1500);
-    } catch (e) {
-      throw kernelError("start-daemon", EINVAL, `the ${state} sync daemon`, undefined, (e as Error).message);
-    }
-    if (!info || !(d.family === 4 ? info.addr4 : info.addr6)) {
-      throw kernelError("start-daemon", ENODEV, `the ${state} sync daemon on ${conf.mcastIfn}`);
-    }
+    const d = this.check(conf);
     const log = this.#log;
     if (state === "master") {
       const sock = this.#o.transport.openSender(d, log);

@@ -135,13 +135,19 @@ for (const make of ENGINES) {
 
   Deno.test(`[${make.name}] SyncManager: start and stop errors are ipvsadm's`, async () => {
     const p = await pair(make, [null, null]);
-    assert.throws(() => p.master.start(conf("master")), (e: IpvsError) =>
-      e.errno === 17 && e.text === "Daemon has already run");
-    assert.throws(() => p.master.start(conf("backup", { mcastIfn: "nope0" })), (e: IpvsError) =>
-      e.errno === 19 && e.text === "No such device");
+    assert.throws(
+      () => p.master.start(conf("master")),
+      (e: IpvsError) => e.errno === 17 && e.text === "Daemon has already run",
+    );
+    assert.throws(
+      () => p.master.start(conf("backup", { mcastIfn: "nope0" })),
+      (e: IpvsError) => e.errno === 19 && e.text === "No such device",
+    );
     await p.master.stop("master");
-    await assert.rejects(() => p.master.stop("master"), (e: IpvsError) =>
-      e.errno === 3 && e.text === "No daemon is running");
+    await assert.rejects(
+      () => p.master.stop("master"),
+      (e: IpvsError) => e.errno === 3 && e.text === "No daemon is running",
+    );
     assert.equal(p.master.list(), "");
     // Both roles at once, master listed first.
     p.master.start(conf("backup", { syncid: 0 }));
@@ -154,3 +160,39 @@ for (const make of ENGINES) {
     await p.master.close();
   });
 }
+
+Deno.test("ipvsadm --start-daemon, --stop-daemon and -L --daemon drive the sync daemons", async () => {
+  const { Controller } = await import("../ctl/commands.ts");
+  const { runIpvsadm } = await import("../ctl/ipvsadm.ts");
+  const engine = await ENGINES[0].create(SMALL_CONFIG);
+  const sync = new SyncManager({ engine, transport: new MemNet(), clock: () => T0 });
+  const ctl = new Controller({ engine, sync });
+  const run = (...argv: string[]) => runIpvsadm(argv, "", ctl);
+  assert.deepEqual(
+    run("--start-daemon", "master", "--mcast-interface", "sync0", "--syncid", "10"),
+    {
+      stdout: "",
+      stderr: "",
+      status: 0,
+    },
+  );
+  assert.equal(run("--start-daemon=backup", "--mcast-interface", "sync0").status, 0);
+  assert.equal(
+    run("-L", "--daemon").stdout,
+    "master sync daemon (mcast=sync0, syncid=10, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n" +
+      "backup sync daemon (mcast=sync0, syncid=0, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n",
+  );
+  const again = run("--start-daemon", "master", "--mcast-interface", "sync0");
+  assert.deepEqual([again.stderr, again.status], ["Daemon has already run\n", 255]);
+  const nodev = run("--start-daemon", "master", "--mcast-interface", "nope0");
+  assert.equal(nodev.status, 255);
+  assert.equal(run("--stop-daemon", "master").status, 0);
+  await sync.backup?.settled();
+  const gone = run("--stop-daemon", "master");
+  assert.deepEqual([gone.stderr, gone.status], ["No daemon is running\n", 255]);
+  assert.equal(
+    run("-L", "--daemon").stdout,
+    "backup sync daemon (mcast=sync0, syncid=0, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n",
+  );
+  await sync.close();
+});

@@ -32,11 +32,21 @@ function openSender(d: ResolvedDaemon, log: (l: string) => void): SyncSender {
   const sock = dgram.createSocket(d.family === 4 ? "udp4" : "udp6");
   let ready = false;
   let closed = false;
+  let inFlight = 0;
   const queue: Uint8Array[] = [];
-  const out = (m: Uint8Array) =>
+  const shut = () => {
+    try {
+      sock.close();
+    } catch { /* already closed */ }
+  };
+  const out = (m: Uint8Array) => {
+    inFlight++;
     sock.send(m, d.port, d.group, (e) => {
       if (e) log(`wvs sync: master send to ${d.group}:${d.port} failed: ${e.message}`);
+      // Closing waits for the datagrams already handed over.
+      if (--inFlight === 0 && closed) shut();
     });
+  };
   sock.on("error", (e) => log(`wvs sync: master socket: ${e.message}`));
   sock.bind({ port: 0, address: local }, () => {
     try {
@@ -58,9 +68,7 @@ function openSender(d: ResolvedDaemon, log: (l: string) => void): SyncSender {
     close() {
       if (closed) return;
       closed = true;
-      try {
-        sock.close();
-      } catch { /* already closed */ }
+      if (!ready || inFlight === 0) shut();
     },
   };
 }

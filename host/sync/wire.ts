@@ -507,7 +507,9 @@ export class SyncBuilder {
   #firstUse = 0;
 
   constructor(o: BuilderOptions) {
-    if (o.version !== 0 && o.version !== 1) throw new RangeError(`Cannot build version ${o.version}`);
+    if (o.version !== 0 && o.version !== 1) {
+      throw new RangeError(`Cannot build version ${o.version}`);
+    }
     this.version = o.version;
     this.syncid = o.syncid & 0xff;
     this.maxlen = Math.max(1, Math.floor(o.maxlen));

@@ -129,7 +129,8 @@ Deno.test("decodeMessage() reads the spec's worked examples", async (t) => {
     assert.deepStrictEqual(m.conns, [{ ...DR_CONN, timeout: 0 }]);
   });
   await t.step("(c) options, padding, template and IPv6 entry", () => {
-    const buf = encodeMessages([FTP_CONN, TEMPLATE, V6_UDP], { version: 1, syncid: 7, maxlen: 1472 })[0];
+    const buf =
+      encodeMessages([FTP_CONN, TEMPLATE, V6_UDP], { version: 1, syncid: 7, maxlen: 1472 })[0];
     const m = decoded(buf);
     assert.deepStrictEqual(m.conns, [FTP_CONN, TEMPLATE, V6_UDP]);
     assert.deepStrictEqual(m.skipped, []);
@@ -292,7 +293,8 @@ function rejects(b: Uint8Array, re: RegExp): void {
 }
 
 Deno.test("decodeMessage() rejects malformed and truncated datagrams whole", async (t) => {
-  const full = encodeMessages([FTP_CONN, TEMPLATE, V6_UDP], { version: 1, syncid: 7, maxlen: 1472 })[0];
+  const full =
+    encodeMessages([FTP_CONN, TEMPLATE, V6_UDP], { version: 1, syncid: 7, maxlen: 1472 })[0];
   await t.step("every truncation, with and without a fixed-up size", () => {
     for (const m of [full, EX_A, EX_B]) {
       for (let n = 0; n < m.length; n++) {
@@ -348,7 +350,10 @@ Deno.test("decodeMessage() rejects malformed and truncated datagrams whole", asy
   await t.step("entries that are skipped while the message counts", () => {
     const r1 = decodeMessage(withOpt([9, 1, 0]));
     assert(r1.ok && r1.message.conns.length === 0);
-    assert.deepStrictEqual(r1.message.skipped, [{ index: 0, reason: "unknown mandatory option 9" }]);
+    assert.deepStrictEqual(r1.message.skipped, [{
+      index: 0,
+      reason: "unknown mandatory option 9",
+    }]);
     const r2 = decodeMessage(withOpt([0x49, 1, 0]));
     assert(r2.ok && r2.message.conns.length === 1); // optional: ignored
     const r3 = decodeMessage(withOpt([2, 1, 7]));
@@ -377,14 +382,16 @@ Deno.test("decodeMessage() rejects malformed and truncated datagrams whole", asy
 });
 
 Deno.test("emitEntry() refuses entries it cannot encode", () => {
-  assert.throws(() => encodeMessages([{ ...DR_CONN, caddr: new Uint8Array(16) }], {
-    version: 1,
-    syncid: 0,
-    maxlen: 1472,
-  }), RangeError);
-  assert.throws(() => encodeMessages([{ ...DR_CONN, peData: new Uint8Array(256), peName: "sip" }], {
-    version: 1,
-    syncid: 0,
-    maxlen: 1472,
-  }), RangeError);
+  assert.throws(() =>
+    encodeMessages([{ ...DR_CONN, caddr: new Uint8Array(16) }], {
+      version: 1,
+      syncid: 0,
+      maxlen: 1472,
+    }), RangeError);
+  assert.throws(() =>
+    encodeMessages([{ ...DR_CONN, peData: new Uint8Array(256), peName: "sip" }], {
+      version: 1,
+      syncid: 0,
+      maxlen: 1472,
+    }), RangeError);
 });

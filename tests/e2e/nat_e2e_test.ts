@@ -12,6 +12,7 @@ import {
   buildNat,
   buildSegment,
   curlMany,
+  e2eDataplane,
   e2eEngine,
   PYTHON,
   startDirector,
@@ -51,7 +52,7 @@ if (!skipHttp) {
 const echo = Deno.env.get("WVS_E2E_VERBOSE") ? (l: string) => console.log(`  | ${l}`) : undefined;
 
 function config(topo: Topology, services: ServiceConfig[]): DirectorConfig {
-  return { engine: e2eEngine(), ports: topo.ports, services, batch: 64 };
+  return { engine: e2eEngine(), ports: topo.ports, services, batch: 64, ...e2eDataplane() };
 }
 
 function dests(

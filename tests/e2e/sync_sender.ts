@@ -34,17 +34,27 @@ await new Promise((r) => setTimeout(r, 300)); // the socket binds asynchronously
 const eth = () => Frame.eth({ src: GW_MAC, dst: DIRECTOR_MAC });
 const flows = [
   ...[0, 1, 2].map((i) => (f: string) =>
-    eth().ipv4({ src: `198.18.0.${10 + i}`, dst: VIP.dr4 }).tcp({ sport: 40000 + i, dport: 80, flags: f })
+    eth().ipv4({ src: `198.18.0.${10 + i}`, dst: VIP.dr4 }).tcp({
+      sport: 40000 + i,
+      dport: 80,
+      flags: f,
+    })
       .build()
   ),
   ...[0, 1].map((i) => (f: string) =>
-    eth().ipv4({ src: `198.18.0.${20 + i}`, dst: VIP.nat4 }).tcp({ sport: 41000 + i, dport: 80, flags: f })
+    eth().ipv4({ src: `198.18.0.${20 + i}`, dst: VIP.nat4 }).tcp({
+      sport: 41000 + i,
+      dport: 80,
+      flags: f,
+    })
       .build()
   ),
   (_f: string) =>
-    eth().ipv4({ src: "198.18.0.30", dst: VIP.nat4 }).udp({ sport: 5300, dport: 53 }).payload("q").build(),
+    eth().ipv4({ src: "198.18.0.30", dst: VIP.nat4 }).udp({ sport: 5300, dport: 53 }).payload("q")
+      .build(),
   (f: string) =>
-    eth().ipv6({ src: "2001:2::40", dst: VIP.dr6 }).tcp({ sport: 42000, dport: 80, flags: f }).build(),
+    eth().ipv6({ src: "2001:2::40", dst: VIP.dr6 }).tcp({ sport: 42000, dport: 80, flags: f })
+      .build(),
 ];
 const io = new FrameIo(engine);
 // SYN, ACK, data: each entry goes out on its third in packet; then a FIN (forced for TCP).

@@ -235,6 +235,17 @@ export async function startUdpEcho(net: Netns, topo: Topology, port: number): Pr
   );
 }
 
+/**
+ * The data plane the e2e suite runs: $WVS_E2E_IO (mmsg, the default, or ring)
+ * and $WVS_E2E_WORKERS (0, the default: one thread).
+ */
+export function e2eDataplane(): Pick<DirectorConfig, "io" | "workers"> {
+  return {
+    io: Deno.env.get("WVS_E2E_IO") === "ring" ? "ring" : "mmsg",
+    workers: Number(Deno.env.get("WVS_E2E_WORKERS") ?? 0) || 0,
+  };
+}
+
 /** The engine the e2e suite runs: $WVS_E2E_ENGINE, else wasm. */
 export function e2eEngine(): "wasm" | "ts" {
   return Deno.env.get("WVS_E2E_ENGINE") === "ts" ? "ts" : "wasm";

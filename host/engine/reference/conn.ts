@@ -324,9 +324,24 @@ export class ConnTable {
   /** Frees every expired entry in slot order; returns how many. */
   expire(nowMs: number): number {
     let n = 0;
+    let deferred = 0;
     const af = this.af;
+    // Pass 1: entries that control nothing. Pass 2: the controllers met with nControl > 0
+    // (templates): pass 1 may have freed their last connection, as the kernel's per-entry
+    // timers would have (a connection's timer fires before its template's).
     for (let c = 0; c < this.max; c++) {
       if (af[c] !== 0 && this.isExpired(c, nowMs)) {
+        if (this.nControl[c] !== 0) {
+          deferred++;
+          continue;
+        }
+        this.free(c);
+        n++;
+      }
+    }
+    for (let c = 0; deferred > 0 && c < this.max; c++) {
+      if (af[c] !== 0 && this.isExpired(c, nowMs)) {
+        deferred--;
         // A controller is kept while it controls entries, and retried later.
         if (this.nControl[c] !== 0) {
           this.retry(c, nowMs);

@@ -359,15 +359,9 @@ function onPacket(
     const old = conns.state[c];
     const ns = tcpNextState(dir, p.tcpFlags, old);
     if (TCP_ACTIVE[old] !== TCP_ACTIVE[ns]) {
-      if (TCP_ACTIVE[ns] !== 0) {
-        dests.inact[d]--;
-        dests.active[d]++;
-        conns.flags[c] = flags & ~IP_VS_CONN_F_INACTIVE;
-      } else {
-        dests.active[d]--;
-        dests.inact[d]++;
-        conns.flags[c] = flags | IP_VS_CONN_F_INACTIVE;
-      }
+      const active = TCP_ACTIVE[ns] !== 0;
+      dests.setActive(d, active);
+      conns.flags[c] = active ? flags & ~IP_VS_CONN_F_INACTIVE : flags | IP_VS_CONN_F_INACTIVE;
     }
     conns.state[c] = ns;
     timeout = st.timeoutMs[ns];

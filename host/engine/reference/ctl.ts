@@ -263,6 +263,7 @@ export function editDest(
   // __ip_vs_update_dest keeps the latest non-zero weight (mh tables use it).
   if (spec.weight !== 0) dests.lastWeight[d] = spec.weight;
   SCHEDULERS[svcs.sched[s]].updateService?.(svcs, dests, s, d, DEST_EDITED, st.sched);
+  st.sched.index.touch(d);
   return d;
 }
 

@@ -5,6 +5,7 @@
 // (ip_vs_bind_dest / ip_vs_unbind_dest), and assembly/dest.ts. Runtime-agnostic.
 import * as abi from "../abi.gen.ts";
 import type { ServiceTable } from "./service.ts";
+import type { SchedIndex } from "./sched/index.ts";
 import * as stats from "./stats.ts";
 
 // Hot-path bindings as module-local consts: see state.ts, "Why local consts".
@@ -41,6 +42,10 @@ export class DestTable {
   readonly persist: Int32Array;
   /** The latest non-zero weight (set on add and by edits to a non-zero weight; mh uses it). */
   readonly lastWeight: Int32Array;
+  /** List position while the service has a scheduler index (sched/index.ts). */
+  readonly pos: Int32Array;
+  /** The scheduler indexes, told of every change of counts, weight or OVERLOAD. */
+  index!: SchedIndex;
   /** Connections bound to the record; a trashed record is freed when this reaches 0. */
   readonly refs: Int32Array;
   readonly svc: Int32Array;
@@ -75,6 +80,7 @@ export class DestTable {
     this.inact = new Int32Array(max);
     this.persist = new Int32Array(max);
     this.lastWeight = new Int32Array(max);
+    this.pos = new Int32Array(max);
     this.refs = new Int32Array(max);
     this.svc = new Int32Array(max);
     this.neigh = new Int32Array(max);
@@ -124,6 +130,19 @@ export class DestTable {
     this.refs[d]++;
     const u = this.uThresh[d];
     if (u > 0 && this.active[d] + this.inact[d] >= u) this.flags[d] |= IP_VS_DEST_F_OVERLOAD;
+    this.index.touch(d);
+  }
+
+  /** A connection of `d` changes class: inactive to active, or back (TCP state change). */
+  setActive(d: number, active: boolean): void {
+    if (active) {
+      this.inact[d]--;
+      this.active[d]++;
+    } else {
+      this.active[d]--;
+      this.inact[d]++;
+    }
+    this.index.touch(d);
   }
 
   /**
@@ -140,6 +159,7 @@ export class DestTable {
     if (l > 0 ? total < l : u > 0 ? total * 4 < u * 3 : true) {
       this.flags[d] &= ~IP_VS_DEST_F_OVERLOAD;
     }
+    this.index.touch(d);
     if (--this.refs[d] === 0 && (this.flags[d] & IP_VS_DEST_F_AVAILABLE) === 0) this.release(d);
   }
 
@@ -149,6 +169,7 @@ export class DestTable {
     this.refs[d]++;
     const u = this.uThresh[d];
     if (u > 0 && this.active[d] + this.inact[d] >= u) this.flags[d] |= IP_VS_DEST_F_OVERLOAD;
+    this.index.touch(d);
   }
 
   /** Takes a reference on `d` (an lblc/lblcr cache entry naming it). */

@@ -43,6 +43,7 @@ import { UDP_DEFAULT_TIMEOUT, UDP_TIMEOUT_SLOT } from "./proto/udp.ts";
 import { ServiceTable } from "./service.ts";
 import { TemplateChains } from "./persist.ts";
 import { SchedContext } from "./sched/context.ts";
+import { SchedIndex } from "./sched/index.ts";
 import { schedConfig } from "../sched_config.ts";
 import { createCounters } from "./stats.ts";
 import { SyncState } from "./sync.ts";
@@ -170,6 +171,8 @@ export class EngineState {
     this.neigh = new NeighTable(NEIGH_MAX);
     const sc = schedConfig(config);
     this.sched = new SchedContext(this.pkt, this.sysctl, sc);
+    this.sched.index = new SchedIndex(sc.schedIndexes, sc.schedIndexMin, this.svcs, this.dests);
+    this.dests.index = this.sched.index;
     this.templates = new TemplateChains(this, maxConns);
     this.conns.templates = this.templates;
     this.layout[L_MH_SIZE] = sc.mhSize;

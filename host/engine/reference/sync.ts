@@ -121,9 +121,7 @@ export class SyncState {
 
 /** The entry controlling `c` (a template, an FTP control connection), or -1. */
 function controlOf(st: EngineState, c: number): number {
-  // Controllers arrive with persistence; until the table has them, there are none.
-  const control = (st.conns as { control?: Int32Array }).control;
-  return control ? control[c] : -1;
+  return st.conns.control[c];
 }
 
 function inPersistence(st: EngineState, c: number): boolean {
@@ -288,16 +286,8 @@ function setState(
   const active = tcp && TCP_ACTIVE[state] !== 0;
   const wasActive = (conns.flags[c] & IP_VS_CONN_F_INACTIVE) === 0;
   const d = conns.dest[c];
-  if (active !== wasActive) {
-    const dests = st.dests;
-    if (active) {
-      dests.inact[d]--;
-      dests.active[d]++;
-    } else {
-      dests.active[d]--;
-      dests.inact[d]++;
-    }
-  }
+  // setActive keeps the scheduler indexes current.
+  if (active !== wasActive) st.dests.setActive(d, active);
   conns.flags[c] = (flags & ~IP_VS_CONN_F_INACTIVE) | (active ? 0 : IP_VS_CONN_F_INACTIVE);
   conns.state[c] = state;
   conns.inPkts[c] = st.sync.threshold;
@@ -329,7 +319,11 @@ export function syncConn(st: EngineState, c: SyncConnSpec, nowUs: number): numbe
   const msgFlags = c.flags >>> 0;
   const flags = (msgFlags & IP_VS_CONN_F_BACKUP_MASK) | IP_VS_CONN_F_SYNC;
   if (flags & IP_VS_CONN_F_TEMPLATE) return -EINVAL;
-  if (proto === IPPROTO_TCP ? !(state >= 0 && state < TCP_S_COUNT) : proto !== IPPROTO_UDP || state !== 0) {
+  if (
+    proto === IPPROTO_TCP
+      ? !(state >= 0 && state < TCP_S_COUNT)
+      : proto !== IPPROTO_UDP || state !== 0
+  ) {
     return -EINVAL;
   }
   const timeoutS = c.timeout >>> 0;
@@ -352,10 +346,11 @@ export function syncConn(st: EngineState, c: SyncConnSpec, nowUs: number): numbe
     e = -1;
   }
   if (e >= 0) {
-    const same = conns.dport[e] === dportW && (af === AF_INET
-      ? conns.daddr[e] === W_DADDR[0]
-      : conns.addr6.subarray(conns.block[e] * CONN6_WORDS + 8, conns.block[e] * CONN6_WORDS + 12)
-        .every((x, k) => x === W_DADDR[k]));
+    const same = conns.dport[e] === dportW &&
+      (af === AF_INET
+        ? conns.daddr[e] === W_DADDR[0]
+        : conns.addr6.subarray(conns.block[e] * CONN6_WORDS + 8, conns.block[e] * CONN6_WORDS + 12)
+          .every((x, k) => x === W_DADDR[k]));
     if (!same) {
       // An inactive message about another real server describes the entry this one replaced.
       if (msgFlags & IP_VS_CONN_F_INACTIVE) return -EEXIST;

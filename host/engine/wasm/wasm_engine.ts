@@ -74,6 +74,7 @@ import {
   S_IN_PKTS,
   S_OUT_BYTES,
   S_OUT_PKTS,
+  SCHED_COUNT,
   SR_AF,
   SR_CADDR,
   SR_CPORT,
@@ -86,7 +87,6 @@ import {
   SR_TIMEOUT,
   SR_VADDR,
   SR_VPORT,
-  SCHED_COUNT,
   STATS_WORDS,
   SYS_COUNT,
   T_COUNT,
@@ -123,6 +123,8 @@ interface WvsExports {
     lblcEntries: number,
     lblcNodes: number,
     schedSeed: number,
+    schedIndexes: number,
+    schedIndexMin: number,
   ): number;
   layout(): number;
   processBatch(n: number, now: number): number;
@@ -245,6 +247,8 @@ export async function createWasmEngine(
     sc.lblcEntries,
     sc.lblcNodes,
     sc.schedSeed,
+    sc.schedIndexes,
+    sc.schedIndexMin,
   );
   if (rc !== 0) throw new RangeError(`Cannot initialise the wasm engine: init returned ${rc}`);
   return new WasmEngine(x);

@@ -5,6 +5,7 @@
 import type { SchedConfig } from "../../sched_config.ts";
 import type { Packet } from "../state.ts";
 import { LocalityCache } from "./locality.ts";
+import type { SchedIndex } from "./index.ts";
 import { TablePool } from "./table.ts";
 
 export class SchedContext {
@@ -19,6 +20,8 @@ export class SchedContext {
   readonly mhBits: number;
   /** Seed of the twos draws. */
   readonly seed: number;
+  /** Scheduler indexes (set by EngineState once the tables exist). */
+  index!: SchedIndex;
 
   constructor(pkt: Packet, sysctl: Int32Array, sc: SchedConfig) {
     this.pkt = pkt;

@@ -40,13 +40,23 @@ export const twos: SchedulerOps = {
     svcs.schedState[svc * SCHED_WORDS] = ctx.seed ^ Math.imul(svc + 1, 0x9e3779b9);
   },
 
-  schedule(svcs, dests, svc) {
+  schedule(svcs, dests, svc, ctx) {
+    const o = svc * SCHED_WORDS;
+    const ix = ctx.index;
+    if (ix.indexed(svc)) {
+      // The same draws, each resolved by a descent of the index's sum tree.
+      const total = ix.total(svc);
+      if (total === 0) return NO_DEST;
+      const c1 = ix.draw(svc, below(draw(svcs.schedState, o), total + 1));
+      const c2 = ix.draw(svc, below(draw(svcs.schedState, o), total + 1));
+      const w1 = dests.weight[c1], w2 = dests.weight[c2];
+      return mulGreater(w2, overhead(dests, c1), w1, overhead(dests, c2)) ? c2 : c1;
+    }
     const h = dests.head(svc);
     const next = dests.next;
     let total = 0;
     for (let d = next[h]; d !== h; d = next[d]) if (eligible(dests, d)) total += dests.weight[d];
     if (total === 0) return NO_DEST;
-    const o = svc * SCHED_WORDS;
     let r1 = below(draw(svcs.schedState, o), total + 1);
     let r2 = below(draw(svcs.schedState, o), total + 1);
     let c1 = NO_DEST, c2 = NO_DEST, w1 = 0, w2 = 0;
