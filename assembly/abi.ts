@@ -109,7 +109,18 @@ export const R_NOT_L4: u32 = 23;
 // A TCP or UDP packet from source port 20 (FTP data) that matches no entry: IPVS never
 // schedules it (ip_vs_schedule), it goes to the local stack.
 export const R_FTP_DATA: u32 = 24;
-export const R_COUNT: u32 = 25;
+// Issue 7 (the edges). Not all passes sit after R_NOT_IP any more: REASON_PASS below says
+// which reasons are passes.
+// An ICMP error about a connection whose ICMP checksum does not verify (ip_vs_in_icmp drops it).
+export const R_ICMP_BAD_CSUM: u32 = 25;
+// Pass: an ICMP error that matches no connection, or whose quoted packet cannot be read
+// (IPVS accepts it to the local stack).
+export const R_ICMP_UNRELATED: u32 = 26;
+// Defense (defense.ts): drop_packet dropped this new-connection packet (ip_vs_todrop).
+export const R_DROP_PACKET: u32 = 27;
+export const R_COUNT: u32 = 28;
+// Pass reasons as a bit set over reason codes < 32 (R_NOT_IP .. R_FTP_DATA, R_ICMP_UNRELATED).
+export const REASON_PASS_MASK: u32 = (1 << R_NOT_IP) | (1 << R_NOT_VIP) | (1 << R_TCP_NO_SYN) | (1 << R_NOT_L4) | (1 << R_FTP_DATA) | (1 << R_ICMP_UNRELATED);
 
 // ---- Global counters (u64 each, at L_COUNTERS) -------------------------------
 export const C_RX: u32 = 0;
@@ -125,6 +136,13 @@ export const C_IN_PKTS: u32 = 9;
 export const C_OUT_PKTS: u32 = 10;
 export const C_IN_BYTES: u32 = 11;
 export const C_OUT_BYTES: u32 = 12;
+// Issue 7: ICMP errors the engine generated (port unreachable, time exceeded, fragmentation
+// needed / packet too big), and those it had to leave out (rate limit, no route back, no
+// source address, a source that must not get one); connections dropped by defense
+// (drop_entry, and the table-full eviction of half-open entries).
+export const C_ICMP_SENT: u32 = 13;
+export const C_ICMP_SUPPRESSED: u32 = 14;
+export const C_CONN_DROPPED: u32 = 15;
 export const C_REASON_BASE: u32 = 16;
 export const C_COUNT: u32 = C_REASON_BASE + R_COUNT;
 
@@ -247,7 +265,22 @@ export const SYS_LBLCR_EXPIRATION: u32 = 6;
 // net.ipv4.ip_unprivileged_port_start (default 1024): the FTP fallback of the service
 // lookup takes destination port 20 and ports at or above it.
 export const SYS_IP_UNPRIVILEGED_PORT_START: u32 = 7;
-export const SYS_COUNT: u32 = 8;
+// net.ipv4.icmp_msgs_per_sec / icmp_msgs_burst (defaults 1000 / 50): one token bucket for
+// every ICMP and ICMPv6 error the engine generates; 0 messages per second = no limit.
+export const SYS_ICMP_MSGS_PER_SEC: u32 = 8;
+export const SYS_ICMP_MSGS_BURST: u32 = 9;
+// Defense strategies (ip_vs_ctl.c; spec §4.9, §3.4), driven by table pressure instead of free
+// memory: "memory is short" when fewer than amemthresh entries are free below the connection
+// limit. amemthresh in entries (default maxConns / 16), am_droprate (10); drop_entry,
+// drop_packet, secure_tcp 0 off, 1 automatic (off now), 2 automatic (on now), 3 always.
+// conn_max: most live entries (0 = the table size, maxConns).
+export const SYS_AMEMTHRESH: u32 = 10;
+export const SYS_AM_DROPRATE: u32 = 11;
+export const SYS_DROP_ENTRY: u32 = 12;
+export const SYS_DROP_PACKET: u32 = 13;
+export const SYS_SECURE_TCP: u32 = 14;
+export const SYS_CONN_MAX: u32 = 15;
+export const SYS_COUNT: u32 = 16;
 
 // ---- Errno values returned (negated) by control operations -------------------
 export const ENOENT: u32 = 2;

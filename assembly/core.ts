@@ -86,6 +86,9 @@ import { schedule } from "./sched/registry";
 import { persistAssure, persistAttach, persistSchedule, tplTouch } from "./persist";
 import { SV_FLAGS, SV_FWMARK, SV_PORT, svcAt, svcLookup, svcTickAll } from "./service";
 import { Eng, Mem, Pkt, Sync } from "./state";
+import { OTHER_L4, otherL4 } from "./edge";
+import { icmpPortUnreach } from "./icmp_send";
+import { defenseAdmit, defenseTick } from "./defense";
 import { syncPacket } from "./sync";
 import { count, statsPacket } from "./stats";
 import { outcome, xmit } from "./xmit";
@@ -243,7 +246,7 @@ function parse(f: usize, len: u32): u32 {
     if (ulen < UDP_HEADER_LEN || ulen > l4len) return drop(R_BAD_UDP_LEN);
     Pkt.tcpFlags = 0;
   } else {
-    return pass(R_NOT_L4);
+    return OTHER_L4; // issue 7: ICMP errors and the other protocols (edge.ts)
   }
   // TCP and UDP both start with the source and destination ports.
   Pkt.sport = load<u16>(l4, TCP_SPORT);
@@ -319,12 +322,12 @@ function newConn(svc: u32): u32 {
   let dest: u32;
   if ((flags & IP_VS_SVC_F_PERSISTENT) != 0) {
     dest = persistSchedule(svc);
-    if (dest == NO_DEST) return drop(Pkt.err);
+    if (dest == NO_DEST) return Pkt.err == R_NO_DEST ? icmpPortUnreach() : drop(Pkt.err);
   } else {
     Pkt.tpl = NIL;
     if (load<u32>(s, SV_FWMARK) == 0 && Pkt.dport != svcPort) return drop(R_NO_DEST);
     dest = schedule(svc);
-    if (dest == NO_DEST) return drop(R_NO_DEST);
+    if (dest == NO_DEST) return icmpPortUnreach(); // ip_vs_leave: port unreachable
   }
   // The dest's port for packets to the service port (any port when the dest has none);
   // persistent port-zero, fwmark and FTP-data connections keep the client's port.
@@ -382,7 +385,9 @@ function balance(mark: u32): u32 {
         return pass(R_TCP_NO_SYN);
       }
     }
-    // Step 10.
+    // Step 10 (issue 7: drop_packet and the connection limit first, defense.ts).
+    const a = defenseAdmit();
+    if (a != CONTINUE) return a;
     const r = newConn(svc);
     if (r != CONTINUE) return r;
     slot = Pkt.slotNew;
@@ -403,7 +408,7 @@ function frame(i: u32, d: usize): u32 {
   Pkt.rx = i;
   Pkt.slot = slot;
   const r = parse(f, len);
-  if (r != CONTINUE) return r;
+  if (r != CONTINUE) return r == OTHER_L4 ? otherL4(load<u32>(d, RXD_MARK)) : r;
   return balance(load<u32>(d, RXD_MARK));
 }
 
@@ -416,6 +421,7 @@ function frame(i: u32, d: usize): u32 {
 export function processBatch(n: u32, now: f64): u32 {
   Eng.nowMs = toMs(now);
   Eng.nTx = 0;
+  defenseTick(); // issue 7: once a second, the defense strategies (defense.ts)
   if (n > Mem.batch) n = Mem.batch;
   for (let i: u32 = 0; i < n; i++) {
     const d = Mem.rxDesc + <usize>i * RXD_SIZE;

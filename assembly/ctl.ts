@@ -4,6 +4,10 @@
 import {
   SYS_CONN_REUSE_MODE,
   SYS_COUNT,
+  SYS_AMEMTHRESH,
+  SYS_AM_DROPRATE,
+  SYS_ICMP_MSGS_BURST,
+  SYS_ICMP_MSGS_PER_SEC,
   SYS_IP_UNPRIVILEGED_PORT_START,
   SYS_LBLCR_EXPIRATION,
   SYS_LBLC_EXPIRATION,
@@ -19,12 +23,18 @@ import {
 import { TCP_TIMEOUTS } from "./proto/tcp";
 import { UDP_TIMEOUT } from "./proto/udp";
 import { Mem } from "./state";
+import { defenseSysctl } from "./defense";
 
 /** Timeout of a new entry until its first state transition (IPVS: 3 s). */
 const NEW_TIMEOUT: u32 = 3;
 /** lblc_expiration and lblcr_expiration default (24 h), and ip_unprivileged_port_start. */
 const LBLC_EXPIRATION: u32 = 86400;
 const UNPRIVILEGED_PORT_START: u32 = 1024;
+/** net.ipv4.icmp_msgs_per_sec and icmp_msgs_burst defaults (Linux). */
+const ICMP_MSGS_PER_SEC: u32 = 1000;
+const ICMP_MSGS_BURST: u32 = 50;
+/** am_droprate default (IPVS); amemthresh defaults to maxConns / 16 entries. */
+const AM_DROPRATE: u32 = 10;
 /** Largest settable timeout, s: its value in ms stays within the wrap-safe i32 compare. */
 const MAX_TIMEOUT: u32 = 2147483;
 
@@ -38,7 +48,8 @@ const MAX_TIMEOUT: u32 = 2147483;
 
 /**
  * Defaults: spec §3.1 timeouts; conn_reuse_mode 1, pmtu_disc 1, lblc(r)_expiration
- * 86400, ip_unprivileged_port_start 1024, the rest 0 (§9).
+ * 86400, ip_unprivileged_port_start 1024, icmp_msgs_per_sec 1000, icmp_msgs_burst 50,
+ * amemthresh maxConns / 16, am_droprate 10, the rest 0 (§9).
  */
 export function ctlReset(): void {
   for (let s: u32 = 0; s < TCP_S_COUNT; s++) {
@@ -52,11 +63,17 @@ export function ctlReset(): void {
   store<u32>(Mem.sysctls + (<usize>SYS_LBLC_EXPIRATION << 2), LBLC_EXPIRATION);
   store<u32>(Mem.sysctls + (<usize>SYS_LBLCR_EXPIRATION << 2), LBLC_EXPIRATION);
   store<u32>(Mem.sysctls + (<usize>SYS_IP_UNPRIVILEGED_PORT_START << 2), UNPRIVILEGED_PORT_START);
+  store<u32>(Mem.sysctls + (<usize>SYS_ICMP_MSGS_PER_SEC << 2), ICMP_MSGS_PER_SEC);
+  store<u32>(Mem.sysctls + (<usize>SYS_ICMP_MSGS_BURST << 2), ICMP_MSGS_BURST);
+  store<u32>(Mem.sysctls + (<usize>SYS_AMEMTHRESH << 2), max<u32>(1, Mem.maxConns >> 4));
+  store<u32>(Mem.sysctls + (<usize>SYS_AM_DROPRATE << 2), AM_DROPRATE);
 }
 
 /** Sets sysctl `index` (SYS_*); out-of-range indices are ignored. */
 export function setSysctl(index: u32, value: u32): void {
-  if (Mem.ready && index < SYS_COUNT) store<u32>(Mem.sysctls + (<usize>index << 2), value);
+  if (!Mem.ready || index >= SYS_COUNT) return;
+  store<u32>(Mem.sysctls + (<usize>index << 2), value);
+  defenseSysctl(index); // issue 7: a defense setting takes effect at the next batch
 }
 
 /**

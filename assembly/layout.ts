@@ -29,6 +29,7 @@
 //  | lblcr set nodes, stack  | lblcNodes × NODE_SIZE, × u32
 //  | sched index blocks      | schedIndexes × IDX_WORDS × u32, stack (sched/index.ts)
 //  | sync ring, entry state  | batch × 4 × SYNC_REC_SIZE, maxConns × 8  L_SYNC_RING (sync.ts)
+//  | edge region             | edgeBytes(batch, maxConns)   (issue 7: edge.ts)
 //  +-------------------------+ L_END
 import {
   CONN6_SIZE,
@@ -75,6 +76,7 @@ import {
   TXD_SIZE,
 } from "./abi";
 import { connReset } from "./conn";
+import { edgeBytes, edgeReset } from "./edge";
 import { ctlReset } from "./ctl";
 import { DEST_SIZE, destReset } from "./dest";
 import { NEIGH_RECORDS, NEIGH_SIZE, PORT_SIZE, neighReset } from "./neigh";
@@ -219,6 +221,8 @@ export function init(
   p = after(p, syncRingBytes(batch));
   const syncConns = <usize>p;
   p = after(p, syncConnBytes(maxConns));
+  const edge = <usize>p;
+  p = after(p, edgeBytes(batch, maxConns));
   const end = p;
   if (end > MEMORY_LIMIT) return -ENOMEM;
 
@@ -293,6 +297,7 @@ export function init(
   neighReset();
   ctlReset();
   syncReset(syncRing, batch * SYNC_RING_PER_FRAME, syncConns);
+  edgeReset(edge); // issue 7 (edge.ts)
   memory.fill(tplBuckets, 0xff, <usize>tplBucketCount << 2);
   tableReset();
   localityReset();

@@ -131,6 +131,43 @@ export class Pkt {
   static err: u32 = 0;
   /** The entry step 10 created. */
   static slotNew: u32 = 0;
+  /**
+   * Issue 7: how NAT rewrites this packet (xmit; edge.ts PK_*): its L4 ports, the packet an
+   * ICMP error quotes, or the address only. PK_L4 (0) except inside the edge paths.
+   */
+  static kind: u32 = 0;
+  /** ICMP errors: the quoted IP header, its L4 header, and the end of the ICMP payload. */
+  static innerIp: usize = 0;
+  static innerL4: usize = 0;
+  static innerEnd: usize = 0;
+  static innerProto: u32 = 0;
+  /** Set by the MTU check (pmtu.ts): fragment the outermost IPv4 header to this MTU (0: no). */
+  static fragMtu: u32 = 0;
+}
+
+/** Issue 7 (the edges: icmp.ts, frag.ts, defense.ts, app_ftp.ts): run-time state. */
+export class Edge {
+  /** The token bucket of generated ICMP errors, in thousandths of a message, and its clock. */
+  static icmpTokens: u64 = 0;
+  static icmpLastMs: u32 = 0;
+  /** IPv4 ID of generated ICMP errors (u16, wraps); kept apart from the tunnel's. */
+  static icmpId: u32 = 0;
+  /** The edge region carved by init (edge.ts lays it out). */
+  static region: usize = 0;
+  /** Defense (defense.ts): when it last ran (ms), whether it must run at the next batch. */
+  static defLastMs: u32 = 0;
+  static defDue: bool = true;
+  /** drop_packet: drop one new-connection packet every dropRate (0: none); the countdown. */
+  static dropRate: i32 = 0;
+  static dropCounter: i32 = 0;
+  /** drop_entry in effect, and where its scan and the eviction of half-open entries are. */
+  static dropEntry: bool = false;
+  static dropCursor: u32 = 0;
+  static evictCursor: u32 = 0;
+  /** todrop_entry's 9 countdowns (i32 each, indexed by in_pkts) in the edge region. */
+  static todrop: usize = 0;
+  /** proto/tcp.ts DIR_DOS while secure_tcp is in effect, else 0. */
+  static tcpDir: u32 = 0;
 }
 
 /** Connection sync (assembly/sync.ts): the settings of syncSetup and the ring. */

@@ -50,6 +50,9 @@ import {
   neighLookup,
   portAt,
 } from "./neigh";
+import { natEdge } from "./edge";
+import { icmpTimeExceeded } from "./icmp_send";
+import { ip4FragmentOut, mtuCheck } from "./pmtu";
 import { Eng, Mem, Pkt } from "./state";
 import { copy16, copyMac, store16be } from "./wire/bytes";
 import {
@@ -170,7 +173,7 @@ export function xmit(e: usize, out: bool): u32 {
   const ip = Pkt.ip;
   const v4 = Pkt.af == AF_INET;
   const ttl: u32 = v4 ? load<u8>(ip, IP4_TTL) : load<u8>(ip, IP6_HOP_LIMIT);
-  if (ttl <= 1) return outcome(V_DROP, R_TTL_EXCEEDED);
+  if (ttl <= 1) return icmpTimeExceeded(out); // issue 7: time exceeded to the sender
 
   // Next hop: in -> the real server (its own family; TUN may cross families),
   // out -> the client.
@@ -187,28 +190,29 @@ export function xmit(e: usize, out: bool): u32 {
   const tun = !out && fwd == IP_VS_CONN_F_TUNNEL;
   const outerV4 = hopAf == AF_INET;
   let outer: u32 = 0;
-  if (tun) {
-    outer = outerV4 ? IP4_HEADER_LEN : IP6_HEADER_LEN;
-    // Tunnel MTU; the outer header is never fragmented here, so an inner IPv4
-    // packet without DF that does not fit is dropped too (issue 7).
-    if (<i64>iplen > mtu - <i64>outer) return outcome(V_DROP, R_MTU_EXCEEDED);
-    if ((<u32>load<u8>(pt, PT_HAS) & (outerV4 ? PORT_F_ADDR4 : PORT_F_ADDR6)) == 0) {
-      return outcome(V_DROP, R_NO_TUN_SRC);
-    }
-  } else if ((!v4 || ip4Df(ip)) && <i64>iplen > mtu) {
-    return outcome(V_DROP, R_MTU_EXCEEDED);
+  if (tun) outer = outerV4 ? IP4_HEADER_LEN : IP6_HEADER_LEN;
+  // Issue 7 (pmtu.ts): too big -> ICMP frag needed / packet too big, or fragment (no DF).
+  const m = mtuCheck(outer, <u32>min<i64>(mtu, 0xffffffff), out);
+  if (m != 0) return m;
+  if (tun && (<u32>load<u8>(pt, PT_HAS) & (outerV4 ? PORT_F_ADDR4 : PORT_F_ADDR6)) == 0) {
+    return outcome(V_DROP, R_NO_TUN_SRC);
   }
 
   // L3/L4: NAT rewrite, TTL or hop limit - 1, IPv4 header checksum (eqn 3).
   if (v4) {
     let ipSum = csumUpdateStart(load<u16>(ip, IP4_CSUM));
-    if (fwd == IP_VS_CONN_F_MASQ) ipSum = natRewrite(e, out, ipSum);
+    if (fwd == IP_VS_CONN_F_MASQ) {
+      ipSum = Pkt.kind == 0 ? natRewrite(e, out, ipSum) : natEdge(e, out, ipSum);
+    }
     const ttlWord: u32 = load<u16>(ip, IP4_TTL); // TTL is the first byte: raw low byte
     ipSum = csumUpdate16(ipSum, ttlWord, ttlWord - 1);
     store<u16>(ip, <u16>(ttlWord - 1), IP4_TTL);
     store<u16>(ip, <u16>csumFinish(ipSum), IP4_CSUM);
   } else {
-    if (fwd == IP_VS_CONN_F_MASQ) natRewrite(e, out, 0);
+    if (fwd == IP_VS_CONN_F_MASQ) {
+      if (Pkt.kind == 0) natRewrite(e, out, 0);
+      else natEdge(e, out, 0);
+    }
     store<u8>(ip, <u8>(ttl - 1), IP6_HOP_LIMIT);
   }
 
@@ -228,6 +232,7 @@ export function xmit(e: usize, out: bool): u32 {
 
   // At most one TX per RX frame and n <= batch = txCap / 2 (engine slots are for later).
   assert(Eng.nTx < Mem.txCap);
+  if (Pkt.fragMtu != 0) return ip4FragmentOut(frame, l3, outer, port); // issue 7
   const t = Mem.txDesc + <usize>Eng.nTx * TXD_SIZE;
   store<u32>(t, Pkt.slot, TXD_SLOT);
   store<u16>(t, <u16>(HEADROOM - outer), TXD_OFF);

@@ -7,6 +7,7 @@
 // vary per decision.
 //   deno bench -A bench/sched_bench.ts         Deno.bench groups (reference = baseline)
 //   deno run -A bench/sched_bench.ts [ms]      a Markdown table for bench/RESULTS.md
+//   deno run -A bench/sched_bench.ts [ms] --walk   the same without scheduler indexes
 import type { Engine } from "../host/engine/engine.ts";
 import * as abi from "../host/engine/abi.gen.ts";
 import { FrameIo } from "../host/engine/frames.ts";
@@ -34,7 +35,10 @@ export const SCHEDS: [string, number][] = [
 export const SIZES = [10, 100, 1000];
 
 /** An engine with one service per (scheduler, size), loaded; service index by key. */
-export async function prepare(kind: number): Promise<{ e: Engine; svc: Map<string, number> }> {
+export async function prepare(
+  kind: number,
+  schedIndexMin?: number,
+): Promise<{ e: Engine; svc: Map<string, number> }> {
   const e = withSchedTables(
     await ENGINES[kind].create({
       maxConns: 1 << 16,
@@ -44,6 +48,7 @@ export async function prepare(kind: number): Promise<{ e: Engine; svc: Map<strin
       batch: 256,
       seed: 7,
       schedTables: 64,
+      schedIndexMin,
     }),
   );
   setupNet(e, 1000);
@@ -86,7 +91,10 @@ export async function prepare(kind: number): Promise<{ e: Engine; svc: Map<strin
         const m = Math.min(io.batch, 2 * n - k);
         for (let j = 0; j < m; j++) {
           const c = k + j;
-          io.put(j, clientFrame({ caddr: `198.18.${c >> 8}.${c & 0xff}`, cport: 1024 + vip, vaddr: addr }));
+          io.put(
+            j,
+            clientFrame({ caddr: `198.18.${c >> 8}.${c & 0xff}`, cport: 1024 + vip, vaddr: addr }),
+          );
         }
         e.processBatch(m, T0);
       }
@@ -159,15 +167,31 @@ export async function pipelineRate(
         io.put(i, tmpl);
         const f = io.frameOffset(i);
         // A distinct client port per SYN (the TCP checksum is not verified).
-        u8[f + 34] = (k >> 8) & 0xff;
-        u8[f + 35] = k & 0xff;
-        u8[f + 29] = 1 + ((k >> 16) & 0x7f);
+        const port = 1024 + (k % 60000);
+        u8[f + 34] = port >> 8;
+        u8[f + 35] = port & 0xff;
+        u8[f + 29] = 1 + (Math.floor(k / 60000) % 250);
+        ip4Checksum(u8, f + 14);
       }
-      e.processBatch(io.batch, T0);
+      const tx = e.processBatch(io.batch, T0);
+      if (tx !== io.batch) {
+        throw new Error(`Cannot bench: ${io.batch - tx} SYNs were not forwarded`);
+      }
     }
     best = Math.max(best, runs / ((performance.now() - t0) / 1000));
   }
   return best;
+}
+
+/** IPv4 header checksum over the 20 bytes at `ip`. */
+function ip4Checksum(u8: Uint8Array, ip: number): void {
+  u8[ip + 10] = 0;
+  u8[ip + 11] = 0;
+  let x = 0;
+  for (let i = 0; i < 20; i += 2) x += (u8[ip + i] << 8) | u8[ip + i + 1];
+  while (x > 0xffff) x = (x & 0xffff) + (x >>> 16);
+  u8[ip + 10] = (~x >> 8) & 0xff;
+  u8[ip + 11] = ~x & 0xff;
 }
 
 /** Decisions per call, scaled so a call takes ~100 µs-1 ms. */
@@ -200,7 +224,9 @@ function fmt(x: number): string {
 
 if (import.meta.main) {
   const ms = Number(Deno.args[0] ?? 200);
-  const engines = await Promise.all(ENGINES.map((_, k) => prepare(k)));
+  // --walk: no scheduler index (every decision walks the list).
+  const walk = Deno.args.includes("--walk");
+  const engines = await Promise.all(ENGINES.map((_, k) => prepare(k, walk ? 1e9 : undefined)));
   console.log(
     `| scheduler | ${SIZES.flatMap((n) => ENGINES.map((m) => `${m.name} ${n}`)).join(" | ")} |`,
   );
@@ -212,14 +238,22 @@ if (import.meta.main) {
     }
     console.log(`| ${name} | ${cells.join(" | ")} |`);
   }
+  if (walk) Deno.exit(0);
   console.log("\nNew connections per second, whole packet path (wlc, twos; index on / off):\n");
-  console.log(`| scheduler, real servers | ${ENGINES.flatMap((m) => [`${m.name} indexed`, `${m.name} list walk`]).join(" | ")} |`);
+  console.log(
+    `| scheduler, real servers | ${
+      ENGINES.flatMap((m) => [`${m.name} indexed`, `${m.name} list walk`]).join(" | ")
+    } |`,
+  );
   console.log(`|---|${ENGINES.flatMap(() => ["---:", "---:"]).join("|")}|`);
   for (const [name, sched] of [["wlc", abi.SCHED_WLC], ["twos", abi.SCHED_TWOS]] as const) {
     for (const n of SIZES) {
       const cells: string[] = [];
       for (let k = 0; k < ENGINES.length; k++) {
-        cells.push(fmt(await pipelineRate(k, sched, n, 1)), fmt(await pipelineRate(k, sched, n, 1e9)));
+        cells.push(
+          fmt(await pipelineRate(k, sched, n, 1)),
+          fmt(await pipelineRate(k, sched, n, 1e9)),
+        );
       }
       console.log(`| ${name}, ${n} | ${cells.join(" | ")} |`);
     }

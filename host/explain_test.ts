@@ -107,7 +107,10 @@ for (const make of ENGINES) {
     assert.ok(counter("tx") > 500 && counter("drop") > 20 && counter("pass") > 100);
 
     for (const f of by("tx")) {
-      assert.equal(f.out.length, 1, `frame ${f.index}`);
+      // Issue 7: an IPv4 packet too big for the port leaves in two fragments, and relayed
+      // ICMP errors (no L4 header of their own) are not matched to a connection here.
+      assert.ok(f.out.length === 1 || f.out.length === 2, `frame ${f.index}`);
+      if (!f.in.l4) continue;
       assert.ok(f.conn, `frame ${f.index} has no connection`);
       const o = f.out[0].headers;
       const inner = o.ip[o.ip.length - 1];
@@ -127,10 +130,12 @@ for (const make of ENGINES) {
       assert.ok(f.changes.some((c) => c.startsWith("ttl ")), `frame ${f.index}`);
     }
     for (const f of [...by("pass"), ...by("drop")]) {
-      assert.equal(f.out.length, 0, `frame ${f.index}`);
+      // A drop may send one ICMP error back (issue 7: time exceeded, too big, no dest).
+      const icmp = ["ttl_exceeded", "mtu_exceeded", "no_dest"].includes(f.reason) ? 1 : 0;
+      assert.ok(f.out.length <= icmp, `frame ${f.index}`);
       assert.notEqual(f.reason, "");
     }
-    const fwds = new Set(by("tx").map((f) => `${f.conn!.fwd}/${f.conn!.direction}`));
+    const fwds = new Set(by("tx").filter((f) => f.conn).map((f) => `${f.conn!.fwd}/${f.conn!.direction}`));
     assert.deepEqual([...fwds].sort(), ["masq/in", "masq/out", "route/in", "tunnel/in"]);
   });
 }

@@ -42,7 +42,7 @@ import {
 import { IpvsModel, type ModelLimits } from "./ctl/model.ts";
 import { parseRules } from "./ctl/rules.ts";
 import { LINKTYPE_ETHERNET, type PcapRecord, PcapWriter, readPcap } from "./io/pcap.ts";
-import { type MarkRule, markOf } from "./fwmark.ts";
+import { markOf, type MarkRule } from "./fwmark.ts";
 
 /** Defaults of the replay command. */
 export const REPLAY_DEFAULTS = {
@@ -202,7 +202,9 @@ export function prepareReplay(
     badOption("the IPv6 port address must be 16 bytes");
   }
   for (const m of options.marks ?? []) {
-    if ((m.daddr.length !== 4 && m.daddr.length !== 16) || !Number.isInteger(m.mark) || m.mark <= 0) {
+    if (
+      (m.daddr.length !== 4 && m.daddr.length !== 16) || !Number.isInteger(m.mark) || m.mark <= 0
+    ) {
       badOption("malformed mark rule");
     }
   }

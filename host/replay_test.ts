@@ -29,7 +29,10 @@ const BAD_PCAP = `${dir}/bad.pcap`;
     RULES,
     "-A -t 198.18.100.1:80 -s rr\n-a -t 198.18.100.1:80 -r 198.18.1.1:8080 -m -w 1\n",
   );
-  await Deno.writeTextFile(BAD_RULES, "-A -t 198.18.100.1:80 -s rr\n-A -t 198.18.100.2:80 -s none\n");
+  await Deno.writeTextFile(
+    BAD_RULES,
+    "-A -t 198.18.100.1:80 -s rr\n-A -t 198.18.100.2:80 -s none\n",
+  );
   const w = new PcapWriter();
   w.write(1_700_000_000_000_000, arpReply("02:00:00:00:01:01", "198.18.1.1"));
   w.write(

@@ -5,7 +5,19 @@
 import assert from "node:assert/strict";
 import type { Engine } from "../host/engine/engine.ts";
 import { FrameIo } from "../host/engine/frames.ts";
-import { C_COUNT, REASON_NAMES } from "../host/engine/abi.gen.ts";
+import {
+  C_CONN_DROPPED,
+  C_COUNT,
+  C_ICMP_SENT,
+  C_ICMP_SUPPRESSED,
+  REASON_NAMES,
+  SYS_AMEMTHRESH,
+  SYS_CONN_MAX,
+  SYS_DROP_ENTRY,
+  SYS_DROP_PACKET,
+  SYS_ICMP_MSGS_PER_SEC,
+  SYS_SECURE_TCP,
+} from "../host/engine/abi.gen.ts";
 import { dest, ENGINES, type Lab, RS4, RS6, setupLab, SMALL_CONFIG } from "./fixtures/lab.ts";
 import { type GenFrame, Traffic } from "./fixtures/traffic.ts";
 import { schedDifferential } from "./fixtures/sched_scenario.ts";
@@ -23,7 +35,21 @@ function controlStep(t: Traffic, a: Engine, b: Engine, lab: Lab): string {
   const s = svcs[t.int(svcs.length)];
   const list = a.destList(s);
   assert.deepEqual(list, b.destList(s), `dest lists of service ${s} differ`);
-  const op = t.int(4);
+  const op = t.int(5);
+  if (op === 4) {
+    // Issue 7: the defense strategies, the connection limit and the ICMP rate.
+    const which = [SYS_DROP_ENTRY, SYS_DROP_PACKET, SYS_SECURE_TCP, SYS_AMEMTHRESH, SYS_CONN_MAX, SYS_ICMP_MSGS_PER_SEC][t.int(6)];
+    const value = which === SYS_AMEMTHRESH
+      ? t.int(8000)
+      : which === SYS_CONN_MAX
+      ? (t.chance(0.5) ? 0 : 1000 + t.int(20000))
+      : which === SYS_ICMP_MSGS_PER_SEC
+      ? t.int(3) * 500
+      : t.int(4);
+    a.setSysctl(which, value);
+    b.setSysctl(which, value);
+    return `sysctl ${which}=${value}`;
+  }
   if (op === 0 && list.length > 0) {
     const d = list[t.int(list.length)];
     const known = lab.dests.get(d);
@@ -70,6 +96,20 @@ Deno.test({
     assert.deepEqual(labA.svc, labB.svc);
     const ioA = new FrameIo(ea), ioB = new FrameIo(eb);
     const t = new Traffic(SEED);
+    // Issue 7: the seed picks the defense settings the run starts with (drop_entry automatic
+    // more often than not, so the table pressure of this small table exercises it).
+    const start: [number, number][] = [
+      [SYS_DROP_ENTRY, t.chance(0.7) ? 1 : t.int(4)],
+      [SYS_DROP_PACKET, t.int(4)],
+      [SYS_SECURE_TCP, t.int(4)],
+      [SYS_AMEMTHRESH, 1000 + t.int(4000)],
+      [SYS_ICMP_MSGS_PER_SEC, t.chance(0.5) ? 1000 : 20],
+    ];
+    for (const [k, v] of start) {
+      ea.setSysctl(k, v);
+      eb.setSysctl(k, v);
+    }
+    console.log(`differential: start sysctls ${start.map(([k, v]) => `${k}=${v}`).join(" ")}`);
     const svcs = Object.values(labA.svc);
     const ops: string[] = [];
     let now = 1_700_000_000_000_000 + t.int(1e9);
@@ -115,7 +155,7 @@ Deno.test({
       now += t.int(20_000);
       if (t.chance(0.002)) now += 1e6 * (60 + t.int(1000));
       if (batches % 97 === 0) assert.equal(ea.expire(now), eb.expire(now), "expire counts differ");
-      if (batches % 1009 === 0) ops.push(controlStep(t, ea, eb, labA));
+      if (batches % 1009 === 0 || batches % 1013 === 0) ops.push(controlStep(t, ea, eb, labA));
       if (batches % 499 === 0) assert.deepEqual(ea.counters(), eb.counters(), `counters at batch ${batches}`);
     }
     const ca = ea.counters(), cb = eb.counters();
@@ -133,9 +173,17 @@ Deno.test({
     console.log(`differential: ${sent} frames in ${batches} batches; outcomes ${top.join(" ")}`);
     console.log(`differential: control ops ${ops.join(", ")}`);
     // The stream must reach the deep paths, or agreement means little.
-    for (const need of ["1/none", "2/bad_ip_csum", "2/trunc_l4", "2/fragment", "3/not_vip", "3/tcp_no_syn"]) {
-      if (FRAMES >= 100_000) assert.ok(verdictTally.has(need), `stream never produced ${need}`);
+    const need = ["1/none", "2/bad_ip_csum", "2/trunc_l4", "2/fragment", "3/not_vip", "3/tcp_no_syn"];
+    // Issue 7: ICMP errors relayed, refused and generated.
+    need.push("3/icmp_unrelated", "2/icmp_bad_csum", "2/ttl_exceeded", "2/mtu_exceeded");
+    for (const n of need) {
+      if (FRAMES >= 100_000) assert.ok(verdictTally.has(n), `stream never produced ${n}`);
     }
+    if (FRAMES >= 100_000) assert.ok(ca[C_ICMP_SENT] > 0, "the stream made the engines send ICMP errors");
+    console.log(
+      `differential: ICMP errors sent ${ca[C_ICMP_SENT]}, suppressed ${ca[C_ICMP_SUPPRESSED]}; ` +
+        `defense dropped ${ca[C_CONN_DROPPED]} entries`,
+    );
   },
 });
 

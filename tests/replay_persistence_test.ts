@@ -23,7 +23,11 @@ const RULES = `# ipvsadm -S -n
 
 const RS_MAC = ["02:00:00:00:01:01", "02:00:00:00:01:02", "02:00:00:00:01:03"];
 const OPTIONS: ReplayOptions = {
-  neigh: RS_MAC.map((mac, i) => ({ af: 2, addr: ipBytes(`198.18.1.${i + 1}`), mac: macBytes(mac) })),
+  neigh: RS_MAC.map((mac, i) => ({
+    af: 2,
+    addr: ipBytes(`198.18.1.${i + 1}`),
+    mac: macBytes(mac),
+  })),
   defaultGw: macBytes("02:00:00:00:00:01"),
   // iptables -t mangle -A PREROUTING -d 198.18.100.2 -p tcp -m multiport --dports 80,443 -j MARK --set-mark 7
   marks: [{ daddr: ipBytes("198.18.100.2"), proto: 6, dports: [80, 443], mark: 7 }],
@@ -50,21 +54,86 @@ const STEPS: Step[] = [
   { at: 1, c: "198.18.0.20", port: 1001, rs: 3, why: "same /24: the template" },
   { at: 2, c: "198.18.0.30", port: 1002, rs: 3, why: "same /24" },
   { at: 3, c: "198.18.2.5", port: 1003, rs: 2, why: "another /24: rr moves on" },
-  { at: 4, c: "198.18.0.10", port: 1000, flags: "R", rs: 3, why: "RSTs close the connections (CLOSE, 10 s)" },
+  {
+    at: 4,
+    c: "198.18.0.10",
+    port: 1000,
+    flags: "R",
+    rs: 3,
+    why: "RSTs close the connections (CLOSE, 10 s)",
+  },
   { at: 4, c: "198.18.0.20", port: 1001, flags: "R", rs: 3, why: "" },
   { at: 4, c: "198.18.0.30", port: 1002, flags: "R", rs: 3, why: "" },
-  { at: 30, c: "198.18.0.40", port: 1004, rs: 3, why: "template still alive (re-armed: expires at 90 s)" },
+  {
+    at: 30,
+    c: "198.18.0.40",
+    port: 1004,
+    rs: 3,
+    why: "template still alive (re-armed: expires at 90 s)",
+  },
   { at: 31, c: "198.18.0.40", port: 1004, flags: "R", rs: 3, why: "" },
-  { at: 80, c: "198.18.0.41", port: 1005, rs: 3, why: "80 s: still within 60 s of the last new connection" },
+  {
+    at: 80,
+    c: "198.18.0.41",
+    port: 1005,
+    rs: 3,
+    why: "80 s: still within 60 s of the last new connection",
+  },
   { at: 81, c: "198.18.0.41", port: 1005, flags: "R", rs: 3, why: "" },
-  { at: 150, c: "198.18.0.50", port: 1006, rs: 1, why: "the template expired at 140 s: scheduled afresh, moves" },
+  {
+    at: 150,
+    c: "198.18.0.50",
+    port: 1006,
+    rs: 1,
+    why: "the template expired at 140 s: scheduled afresh, moves",
+  },
   { at: 151, c: "198.18.0.60", port: 1007, rs: 1, why: "the new template" },
   // fwmark 7: ports 80 and 443 of 198.18.100.2 are one service, one template per client.
-  { at: 152, c: "198.18.0.70", port: 2000, vip: "198.18.100.2", vport: 80, rs: 2, why: "fwmark: rr over .2, .1" },
-  { at: 153, c: "198.18.0.70", port: 2001, vip: "198.18.100.2", vport: 443, rs: 2, why: "port 443: same template" },
-  { at: 154, c: "198.18.0.71", port: 2002, vip: "198.18.100.2", vport: 443, rs: 1, why: "another client (/32)" },
-  { at: 155, c: "198.18.0.71", port: 2003, vip: "198.18.100.2", vport: 80, rs: 1, why: "its template" },
-  { at: 156, c: "198.18.0.70", port: 2004, vip: "198.18.100.2", vport: 8080, rs: 0, why: "port 8080: not marked, no service" },
+  {
+    at: 152,
+    c: "198.18.0.70",
+    port: 2000,
+    vip: "198.18.100.2",
+    vport: 80,
+    rs: 2,
+    why: "fwmark: rr over .2, .1",
+  },
+  {
+    at: 153,
+    c: "198.18.0.70",
+    port: 2001,
+    vip: "198.18.100.2",
+    vport: 443,
+    rs: 2,
+    why: "port 443: same template",
+  },
+  {
+    at: 154,
+    c: "198.18.0.71",
+    port: 2002,
+    vip: "198.18.100.2",
+    vport: 443,
+    rs: 1,
+    why: "another client (/32)",
+  },
+  {
+    at: 155,
+    c: "198.18.0.71",
+    port: 2003,
+    vip: "198.18.100.2",
+    vport: 80,
+    rs: 1,
+    why: "its template",
+  },
+  {
+    at: 156,
+    c: "198.18.0.70",
+    port: 2004,
+    vip: "198.18.100.2",
+    vport: 8080,
+    rs: 0,
+    why: "port 8080: not marked, no service",
+  },
 ];
 
 function capture(): Uint8Array {
@@ -81,7 +150,13 @@ function capture(): Uint8Array {
 
 for (const make of ENGINES) {
   Deno.test(`[${make.name}] replay: a client network sticks to one server until its template expires; fwmark groups ports`, async () => {
-    const engine = await make.create({ maxConns: 1024, maxServices: 8, maxDests: 16, batch: 64, seed: 3 });
+    const engine = await make.create({
+      maxConns: 1024,
+      maxServices: 8,
+      maxDests: 16,
+      batch: 64,
+      seed: 3,
+    });
     const r = replay(engine, RULES, capture(), OPTIONS);
     const out = readPcap(r.outPcap).records;
     // Map each output frame back to its input by timestamp and client port.

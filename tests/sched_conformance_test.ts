@@ -27,7 +27,7 @@ import {
   SCHED_WLC,
   SCHED_WRR,
 } from "../host/engine/abi.gen.ts";
-import { ENGINES } from "./fixtures/lab.ts";
+import { ENGINES, SMALL_CONFIG } from "./fixtures/lab.ts";
 import {
   editRowDest,
   type Flow,
@@ -36,7 +36,7 @@ import {
   schedLab,
   send,
 } from "./fixtures/sched_lab.ts";
-import { dhTable, mhTable, shTable, type TableDest } from "../host/ctl/tables.ts";
+import { dhTable, mhTable, shTable, syncSchedTable, type TableDest } from "../host/ctl/tables.ts";
 import { hash32, hsiphash32, MH_KEY1 } from "../host/engine/reference/sched/hashing.ts";
 import { ipBytes } from "./fixtures/packet_builder.ts";
 
@@ -63,42 +63,182 @@ interface Row {
 
 const ROWS: Row[] = [
   // rr §1.1: list order, weights other than 0 ignored, weight 0 skipped.
-  { name: "rr walks the list in order", sched: SCHED_RR, dests: [d("A", 1), d("B", 5), d("C", 1)], expect: "A B C A B C A" },
-  { name: "rr skips weight 0", sched: SCHED_RR, dests: [d("A", 1), d("B", 0), d("C", 2)], expect: "A C A C" },
-  { name: "rr with every weight 0 has no dest", sched: SCHED_RR, dests: [d("A", 0), d("B", 0)], expect: "- -" },
+  {
+    name: "rr walks the list in order",
+    sched: SCHED_RR,
+    dests: [d("A", 1), d("B", 5), d("C", 1)],
+    expect: "A B C A B C A",
+  },
+  {
+    name: "rr skips weight 0",
+    sched: SCHED_RR,
+    dests: [d("A", 1), d("B", 0), d("C", 2)],
+    expect: "A C A C",
+  },
+  {
+    name: "rr with every weight 0 has no dest",
+    sched: SCHED_RR,
+    dests: [d("A", 0), d("B", 0)],
+    expect: "- -",
+  },
   // wrr §1.2 worked sequences (scheduler bound after the dests: cw starts at mw).
-  { name: "wrr 4,3,2", sched: SCHED_WRR, bindAfter: true, dests: [d("A", 4), d("B", 3), d("C", 2)], expect: "A A B A B C A B C A A B" },
-  { name: "wrr 4,2 (gcd 2)", sched: SCHED_WRR, bindAfter: true, dests: [d("A", 4), d("B", 2)], expect: "A A B A A B" },
-  { name: "wrr 5,0,3", sched: SCHED_WRR, bindAfter: true, dests: [d("A", 5), d("B", 0), d("C", 3)], expect: "A A A C A C A C A" },
-  { name: "wrr built dest by dest starts at cw 1", sched: SCHED_WRR, dests: [d("A", 4), d("B", 3), d("C", 2)], expect: "A B C A A B A B C A B C" },
+  {
+    name: "wrr 4,3,2",
+    sched: SCHED_WRR,
+    bindAfter: true,
+    dests: [d("A", 4), d("B", 3), d("C", 2)],
+    expect: "A A B A B C A B C A A B",
+  },
+  {
+    name: "wrr 4,2 (gcd 2)",
+    sched: SCHED_WRR,
+    bindAfter: true,
+    dests: [d("A", 4), d("B", 2)],
+    expect: "A A B A A B",
+  },
+  {
+    name: "wrr 5,0,3",
+    sched: SCHED_WRR,
+    bindAfter: true,
+    dests: [d("A", 5), d("B", 0), d("C", 3)],
+    expect: "A A A C A C A C A",
+  },
+  {
+    name: "wrr built dest by dest starts at cw 1",
+    sched: SCHED_WRR,
+    dests: [d("A", 4), d("B", 3), d("C", 2)],
+    expect: "A B C A A B A B C A B C",
+  },
   // lc §1.3 (UDP: +1 per connection): minimum overhead, ties to the first in list order.
-  { name: "lc takes the least connections, ties in list order", sched: SCHED_LC, proto: 17, dests: [d("A", 1), d("B", 9), d("C", 1)], load: { A: 2, C: 1 }, expect: "B B C A B C" },
-  { name: "lc skips weight 0", sched: SCHED_LC, proto: 17, dests: [d("A", 1), d("B", 0), d("C", 1)], load: { A: 2, C: 1 }, expect: "C A C A" },
+  {
+    name: "lc takes the least connections, ties in list order",
+    sched: SCHED_LC,
+    proto: 17,
+    dests: [d("A", 1), d("B", 9), d("C", 1)],
+    load: { A: 2, C: 1 },
+    expect: "B B C A B C",
+  },
+  {
+    name: "lc skips weight 0",
+    sched: SCHED_LC,
+    proto: 17,
+    dests: [d("A", 1), d("B", 0), d("C", 1)],
+    load: { A: 2, C: 1 },
+    expect: "C A C A",
+  },
   // wlc §1.4 (UDP): least overhead / weight by cross-multiplication.
-  { name: "wlc 3:1", sched: SCHED_WLC, proto: 17, dests: [d("A", 3), d("B", 1)], expect: "A B A A A B A A A B" },
-  { name: "wlc counts an active connection as 256", sched: SCHED_WLC, dests: [d("A", 1), d("B", 1)], load: { A: 1 }, expect: "B A B A" },
+  {
+    name: "wlc 3:1",
+    sched: SCHED_WLC,
+    proto: 17,
+    dests: [d("A", 3), d("B", 1)],
+    expect: "A B A A A B A A A B",
+  },
+  {
+    name: "wlc counts an active connection as 256",
+    sched: SCHED_WLC,
+    dests: [d("A", 1), d("B", 1)],
+    load: { A: 1 },
+    expect: "B A B A",
+  },
   // sed §1.5 (TCP, active only): (active + 1) / weight.
   { name: "sed 3:1", sched: SCHED_SED, dests: [d("A", 3), d("B", 1)], expect: "A A A B A A A B" },
-  { name: "sed ignores inactive connections", sched: SCHED_SED, proto: 17, dests: [d("A", 1), d("B", 1)], load: { A: 5 }, expect: "A A A" },
+  {
+    name: "sed ignores inactive connections",
+    sched: SCHED_SED,
+    proto: 17,
+    dests: [d("A", 1), d("B", 1)],
+    load: { A: 5 },
+    expect: "A A A",
+  },
   // nq §1.6: an idle dest wins at once, else sed.
-  { name: "nq takes idle dests first", sched: SCHED_NQ, dests: [d("A", 3), d("B", 1)], expect: "A B A A A A A B" },
+  {
+    name: "nq takes idle dests first",
+    sched: SCHED_NQ,
+    dests: [d("A", 3), d("B", 1)],
+    expect: "A B A A A A A B",
+  },
   // fo §1.7: highest weight, first on a tie; OVERLOAD and weight 0 skipped.
-  { name: "fo takes the highest weight", sched: SCHED_FO, dests: [d("A", 1), d("B", 3), d("C", 3)], expect: "B B B" },
-  { name: "fo fails over when the upper threshold is reached", sched: SCHED_FO, dests: [d("A", 1), d("B", 3, { u: 2 }), d("C", 2)], expect: "B B C C" },
-  { name: "fo with weight 0 on the best", sched: SCHED_FO, dests: [d("A", 1), d("B", 0)], expect: "A A" },
+  {
+    name: "fo takes the highest weight",
+    sched: SCHED_FO,
+    dests: [d("A", 1), d("B", 3), d("C", 3)],
+    expect: "B B B",
+  },
+  {
+    name: "fo fails over when the upper threshold is reached",
+    sched: SCHED_FO,
+    dests: [d("A", 1), d("B", 3, { u: 2 }), d("C", 2)],
+    expect: "B B C C",
+  },
+  {
+    name: "fo with weight 0 on the best",
+    sched: SCHED_FO,
+    dests: [d("A", 1), d("B", 0)],
+    expect: "A A",
+  },
   // ovf §1.8: highest weight while active <= weight.
-  { name: "ovf overflows by active connections", sched: SCHED_OVF, dests: [d("A", 3), d("B", 2)], expect: "A A A A B B B -" },
-  { name: "ovf never overflows UDP (always inactive)", sched: SCHED_OVF, proto: 17, dests: [d("A", 3), d("B", 2)], expect: "A A A A A A" },
+  {
+    name: "ovf overflows by active connections",
+    sched: SCHED_OVF,
+    dests: [d("A", 3), d("B", 2)],
+    expect: "A A A A B B B -",
+  },
+  {
+    name: "ovf never overflows UDP (always inactive)",
+    sched: SCHED_OVF,
+    proto: 17,
+    dests: [d("A", 3), d("B", 2)],
+    expect: "A A A A A A",
+  },
   // lblc §1.9: one VIP = one cache entry; replaced when lblc-overloaded.
-  { name: "lblc sticks to the cached dest until it is lblc-overloaded", sched: SCHED_LBLC, dests: [d("A", 1), d("B", 1)], expect: "A A B B B B" },
-  { name: "lblc ignores a cached dest at weight 0", sched: SCHED_LBLC, dests: [d("A", 1), d("B", 1)], load: { A: 1 }, edit: { A: { weight: 0 } }, expect: "B B B" },
+  {
+    name: "lblc sticks to the cached dest until it is lblc-overloaded",
+    sched: SCHED_LBLC,
+    dests: [d("A", 1), d("B", 1)],
+    expect: "A A B B B B",
+  },
+  {
+    name: "lblc ignores a cached dest at weight 0",
+    sched: SCHED_LBLC,
+    dests: [d("A", 1), d("B", 1)],
+    load: { A: 1 },
+    edit: { A: { weight: 0 } },
+    expect: "B B B",
+  },
   // lblcr §1.10: the set grows when its least loaded member is lblc-overloaded.
-  { name: "lblcr replicates to a second dest and balances the set", sched: SCHED_LBLCR, dests: [d("A", 1), d("B", 1)], expect: "A A B B B A B A" },
+  {
+    name: "lblcr replicates to a second dest and balances the set",
+    sched: SCHED_LBLCR,
+    dests: [d("A", 1), d("B", 1)],
+    expect: "A A B B B A B A",
+  },
   // §1.15: OVERLOAD is skipped by the counting schedulers, weight 0 by all.
-  { name: "wlc skips an overloaded dest", sched: SCHED_WLC, proto: 17, dests: [d("A", 1, { u: 1 }), d("B", 1)], expect: "A B B B" },
-  { name: "sed and nq skip weight 0", sched: SCHED_NQ, dests: [d("A", 0), d("B", 1)], expect: "B B B" },
-  { name: "twos has no dest when every weight is 0", sched: SCHED_TWOS, dests: [d("A", 0), d("B", 0)], expect: "- -" },
-  { name: "twos with one eligible dest takes it", sched: SCHED_TWOS, dests: [d("A", 0), d("B", 2, { u: 0 })], expect: "B B B B" },
+  {
+    name: "wlc skips an overloaded dest",
+    sched: SCHED_WLC,
+    proto: 17,
+    dests: [d("A", 1, { u: 1 }), d("B", 1)],
+    expect: "A B B B",
+  },
+  {
+    name: "sed and nq skip weight 0",
+    sched: SCHED_NQ,
+    dests: [d("A", 0), d("B", 1)],
+    expect: "B B B",
+  },
+  {
+    name: "twos has no dest when every weight is 0",
+    sched: SCHED_TWOS,
+    dests: [d("A", 0), d("B", 0)],
+    expect: "- -",
+  },
+  {
+    name: "twos with one eligible dest takes it",
+    sched: SCHED_TWOS,
+    dests: [d("A", 0), d("B", 2, { u: 0 })],
+    expect: "B B B B",
+  },
 ];
 
 for (const make of ENGINES) {
@@ -145,7 +285,14 @@ const HASH_DESTS = [d("A", 1), d("B", 2), d("C", 1)];
 function tableDests(lab: Awaited<ReturnType<typeof schedLab>>): TableDest[] {
   return ["A", "B", "C"].map((n) => {
     const s = lab.spec[n];
-    return { index: lab.dest[n], af: s.af, addr: s.addr, port: s.port, weight: s.weight, lastWeight: s.weight };
+    return {
+      index: lab.dest[n],
+      af: s.af,
+      addr: s.addr,
+      port: s.port,
+      weight: s.weight,
+      lastWeight: s.weight,
+    };
   });
 }
 
@@ -167,7 +314,11 @@ for (const make of ENGINES) {
   });
 
   Deno.test(`[${make.name}] sh-port hashes the source port too; sh-fallback walks on`, async () => {
-    const lab = await schedLab(make, { sched: SCHED_SH, flags: IP_VS_SVC_F_SCHED_SH_PORT }, HASH_DESTS);
+    const lab = await schedLab(
+      make,
+      { sched: SCHED_SH, flags: IP_VS_SVC_F_SCHED_SH_PORT },
+      HASH_DESTS,
+    );
     const t = shTable(tableDests(lab));
     const name = (i: number) => Object.keys(lab.dest).find((k) => lab.dest[k] === i);
     for (const port of [1024, 50000, 65535]) {
@@ -181,7 +332,11 @@ for (const make of ENGINES) {
     const t0 = plain.e.schedTable(plain.svc);
     const h0 = hash32(hostOrder(c), 8);
     if (t0[h0] === plain.dest.B) assert.equal(send(plain, { caddr: c, cport: 7 }), "-");
-    const fb = await schedLab(make, { sched: SCHED_SH, flags: IP_VS_SVC_F_SCHED_SH_FALLBACK }, HASH_DESTS);
+    const fb = await schedLab(
+      make,
+      { sched: SCHED_SH, flags: IP_VS_SVC_F_SCHED_SH_FALLBACK },
+      HASH_DESTS,
+    );
     editRowDest(fb, "B", { weight: 0, uThreshold: 0 });
     const tf = fb.e.schedTable(fb.svc);
     const hf = hash32(hostOrder(c), 8);
@@ -218,9 +373,16 @@ for (const make of ENGINES) {
     assert.deepEqual([...lab.e.schedTable(lab.svc)], [...t], "the engine holds the computed table");
     const name = (i: number) => Object.keys(lab.dest).find((k) => lab.dest[k] === i);
     for (const c of CLIENTS) {
-      assert.equal(send(lab, { caddr: c, cport: 5000 }), name(t[hsiphash32(hostOrder(c), MH_KEY1) % 4093]));
+      assert.equal(
+        send(lab, { caddr: c, cport: 5000 }),
+        name(t[hsiphash32(hostOrder(c), MH_KEY1) % 4093]),
+      );
     }
-    const lp = await schedLab(make, { sched: SCHED_MH, flags: IP_VS_SVC_F_SCHED_MH_PORT }, HASH_DESTS);
+    const lp = await schedLab(
+      make,
+      { sched: SCHED_MH, flags: IP_VS_SVC_F_SCHED_MH_PORT },
+      HASH_DESTS,
+    );
     for (const port of [1, 40000, 65535]) {
       const s = hsiphash32((port + hostOrder("198.18.0.9")) >>> 0, MH_KEY1) % 4093;
       assert.equal(send(lp, { caddr: "198.18.0.9", cport: port }), name(t[s]));
@@ -230,24 +392,67 @@ for (const make of ENGINES) {
     editRowDest(lab, "B", { weight: 0 });
     assert.deepEqual([...lab.e.schedTable(lab.svc)], [...t], "weight 0 changes no slot");
     assert.equal(send(lab, { caddr: c, cport: 9 }), "-");
-    const fb = await schedLab(make, { sched: SCHED_MH, flags: IP_VS_SVC_F_SCHED_MH_FALLBACK }, HASH_DESTS);
+    const fb = await schedLab(
+      make,
+      { sched: SCHED_MH, flags: IP_VS_SVC_F_SCHED_MH_FALLBACK },
+      HASH_DESTS,
+    );
     editRowDest(fb, "B", { weight: 0 });
     const got = send(fb, { caddr: c, cport: 9 });
     assert.ok(got === "A" || got === "C", `fallback found ${got}`);
   });
 
   Deno.test(`[${make.name}] deleting a dest empties its slots until the control plane refills them`, async () => {
+    // The bare engine (no table keeping): the deleted dest's slots become empty at once.
+    const e = await make.create(SMALL_CONFIG);
+    const svc = e.addService({
+      af: AF_INET,
+      protocol: 6,
+      addr: ipBytes("198.18.100.10"),
+      port: 80,
+      fwmark: 0,
+      sched: SCHED_MH,
+      flags: 0,
+      timeout: 0,
+      netmask: 0xffffffff,
+    });
+    const idx = [3, 2, 1].map((i) =>
+      e.addDest(svc, {
+        af: AF_INET,
+        addr: ipBytes(`198.18.1.${i}`),
+        port: 80,
+        fwd: 3,
+        weight: 1,
+        uThreshold: 0,
+        lThreshold: 0,
+        tunType: 0,
+        tunPort: 0,
+        tunFlags: 0,
+      })
+    );
+    assert.ok(e.schedTable(svc).every((x) => x === -1), "nothing until the control plane writes");
+    assert.ok(syncSchedTable(e, svc, SCHED_MH, AF_INET) > 4000);
+    const full = e.schedTable(svc);
+    assert.equal(e.delDest(idx[1]), 0);
+    const holes = e.schedTable(svc);
+    assert.deepEqual([...holes], [...full].map((x) => (x === idx[1] ? -1 : x)));
+    assert.equal(e.setSchedSlots(svc, [0, idx[1]]), -22, "a deleted dest cannot be written back");
+    syncSchedTable(e, svc, SCHED_MH, AF_INET);
+    const t = e.schedTable(svc);
+    assert.ok(!t.includes(idx[1]) && !t.includes(-1), "refilled without it, no empty slot");
+    // Through the table-keeping wrapper the refill is part of delDest.
     const lab = await schedLab(make, { sched: SCHED_MH }, HASH_DESTS);
     const b = lab.dest.B;
     assert.equal(lab.e.delDest(b), 0);
-    const t = lab.e.schedTable(lab.svc);
-    assert.ok(!t.includes(b) && !t.includes(-1), "resynced without B, no empty slot");
     const left = tableDests(lab).filter((x) => x.index !== b);
-    assert.deepEqual([...t], [...mhTable(AF_INET, left, 4093, 6)]);
+    assert.deepEqual([...lab.e.schedTable(lab.svc)], [...mhTable(AF_INET, left, 4093, 6)]);
   });
 
   Deno.test(`[${make.name}] thresholds: OVERLOAD at u, cleared below l (or 3/4 u)`, async () => {
-    const lab = await schedLab(make, { sched: SCHED_WLC, protocol: 17 }, [d("A", 1, { u: 3, l: 1 }), d("B", 1)]);
+    const lab = await schedLab(make, { sched: SCHED_WLC, protocol: 17 }, [
+      d("A", 1, { u: 3, l: 1 }),
+      d("B", 1),
+    ]);
     const flags = () => lab.e.destCounts(lab.dest.A).flags & IP_VS_DEST_F_OVERLOAD;
     const flows: Flow[] = [];
     for (let i = 0; i < 6; i++) flows.push({ caddr: `198.18.0.${i + 1}`, cport: 999, proto: 17 });

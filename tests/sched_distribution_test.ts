@@ -39,7 +39,9 @@ async function shares(make: (typeof ENGINES)[number], sched: number, v6: boolean
   );
   const io = new FrameIo(lab.e);
   const u8 = new Uint8Array(lab.e.memory);
-  const tmpl = clientFrame(v6 ? { caddr: "2001:2::1", cport: 1 } : { caddr: "198.18.0.1", cport: 1 });
+  const tmpl = clientFrame(
+    v6 ? { caddr: "2001:2::1", cport: 1 } : { caddr: "198.18.0.1", cport: 1 },
+  );
   const r = rng(SEED);
   const ip = 14, l4 = v6 ? 54 : 34;
   let now = T0;
@@ -79,15 +81,26 @@ async function shares(make: (typeof ENGINES)[number], sched: number, v6: boolean
 const SUM = WEIGHTS.reduce((a, d) => a + d.weight, 0);
 
 for (const make of ENGINES) {
-  for (const [name, sched, v6] of [["wrr", SCHED_WRR, false], ["wlc", SCHED_WLC, false], ["mh", SCHED_MH, true]] as const) {
+  for (
+    const [name, sched, v6] of [["wrr", SCHED_WRR, false], ["wlc", SCHED_WLC, false], [
+      "mh",
+      SCHED_MH,
+      true,
+    ]] as const
+  ) {
     Deno.test(`[${make.name}] ${name}: ${CONNS} new connections split 5:3:1:1 within 1% (seed ${SEED})`, async () => {
       const { got, total } = await shares(make, sched, v6);
       assert.equal(total, CONNS, "every connection was scheduled");
-      const line = WEIGHTS.map((d, i) => `${d.name} ${(got[i] / total * 100).toFixed(3)}%`).join(" ");
+      const line = WEIGHTS.map((d, i) => `${d.name} ${(got[i] / total * 100).toFixed(3)}%`).join(
+        " ",
+      );
       console.log(`${make.name} ${name} (seed ${SEED}): ${line}`);
       WEIGHTS.forEach((d, i) => {
         const err = Math.abs(got[i] / total - d.weight / SUM);
-        assert.ok(err < 0.01, `${d.name}: ${got[i]} of ${total}, off by ${(err * 100).toFixed(3)}%`);
+        assert.ok(
+          err < 0.01,
+          `${d.name}: ${got[i]} of ${total}, off by ${(err * 100).toFixed(3)}%`,
+        );
       });
     });
   }

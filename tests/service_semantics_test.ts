@@ -9,9 +9,9 @@ import {
   C_CONN_NEW,
   C_CONNS,
   IP_VS_CONN_F_DROUTE,
+  IP_VS_CONN_F_INACTIVE,
   IP_VS_CONN_F_NOOUTPUT,
   IP_VS_CONN_F_TEMPLATE,
-  IP_VS_CONN_F_INACTIVE,
   IP_VS_CTPL_S_ASSURED,
   IP_VS_SVC_F_ONEPACKET,
   IP_VS_SVC_F_PERSISTENT,
@@ -37,10 +37,21 @@ for (const make of ENGINES) {
   const t = (name: string, fn: () => Promise<void>) => Deno.test(`[${make.name}] ${name}`, fn);
 
   t("-p -M: a client network sticks to one real server; another network may not", async () => {
-    const lab = await schedLab(make, { sched: SCHED_RR, flags: P, timeout: 300, netmask: 0xffffff00 }, ABC);
-    const net1 = ["198.18.0.1", "198.18.0.77", "198.18.0.200"].map((c, i) => send(lab, { caddr: c, cport: 2000 + i }));
+    const lab = await schedLab(make, {
+      sched: SCHED_RR,
+      flags: P,
+      timeout: 300,
+      netmask: 0xffffff00,
+    }, ABC);
+    const net1 = ["198.18.0.1", "198.18.0.77", "198.18.0.200"].map((c, i) =>
+      send(lab, { caddr: c, cport: 2000 + i })
+    );
     assert.deepEqual(net1, ["A", "A", "A"]);
-    assert.equal(send(lab, { caddr: "198.18.2.5", cport: 3000 }), "B", "rr moves on for a new network");
+    assert.equal(
+      send(lab, { caddr: "198.18.2.5", cport: 3000 }),
+      "B",
+      "rr moves on for a new network",
+    );
     const tpl = templates(lab.e.dumpConns());
     assert.equal(tpl.length, 2);
     const a = tpl.find((x) => x.caddr === "198.18.0.0")!;
@@ -48,14 +59,27 @@ for (const make of ENGINES) {
       [a.cport, a.vaddr, a.vport, a.daddr, a.dport, a.protocol, a.state],
       [0, VIP4, 80, "198.18.1.1", 80, 6, 0],
     );
-    assert.equal(a.flags, IP_VS_CONN_F_TEMPLATE | IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_NOOUTPUT | IP_VS_CONN_F_INACTIVE);
+    assert.equal(
+      a.flags,
+      IP_VS_CONN_F_TEMPLATE | IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_NOOUTPUT | IP_VS_CONN_F_INACTIVE,
+    );
     assert.equal(a.timeout, 300_000);
     const counts = lab.e.destCounts(lab.dest.A);
-    assert.deepEqual([counts.persistConns, counts.activeConns], [1, 3], "templates count as persistConns");
+    assert.deepEqual(
+      [counts.persistConns, counts.activeConns],
+      [1, 3],
+      "templates count as persistConns",
+    );
   });
 
   t("a template outlives its timeout while it controls connections (60 s retries)", async () => {
-    const lab = await schedLab(make, { sched: SCHED_RR, flags: P, timeout: 60, netmask: 0xffffffff, protocol: 17 }, ABC);
+    const lab = await schedLab(make, {
+      sched: SCHED_RR,
+      flags: P,
+      timeout: 60,
+      netmask: 0xffffffff,
+      protocol: 17,
+    }, ABC);
     assert.equal(send(lab, { caddr: "198.18.0.1", cport: 53, proto: 17 }), "A");
     lab.now += 100 * SEC; // template (60 s) due; the UDP entry (300 s) still controls it
     lab.e.expire(lab.now);
@@ -76,7 +100,12 @@ for (const make of ENGINES) {
   });
 
   t("a template becomes ASSURED when its TCP connection is established", async () => {
-    const lab = await schedLab(make, { sched: SCHED_RR, flags: P, timeout: 300, netmask: 0xffffffff }, ABC);
+    const lab = await schedLab(make, {
+      sched: SCHED_RR,
+      flags: P,
+      timeout: 300,
+      netmask: 0xffffffff,
+    }, ABC);
     send(lab, { caddr: "198.18.0.1", cport: 4000 });
     assert.equal(templates(lab.e.dumpConns())[0].state, 0);
     send(lab, { caddr: "198.18.0.1", cport: 4000, flags: "A" }); // in-only: SYN_RECV + ACK
@@ -84,18 +113,36 @@ for (const make of ENGINES) {
   });
 
   t("fwmark persistence groups ports: one template (protocol IP, vaddr = mark)", async () => {
-    const lab = await schedLab(make, { sched: SCHED_RR, fwmark: 7, flags: P, timeout: 300, netmask: 0xffffffff }, ABC);
-    const got = [80, 443, 8443].map((p, i) => send(lab, { caddr: "198.18.0.9", cport: 1000 + i, vport: p, mark: 7 }));
+    const lab = await schedLab(make, {
+      sched: SCHED_RR,
+      fwmark: 7,
+      flags: P,
+      timeout: 300,
+      netmask: 0xffffffff,
+    }, ABC);
+    const got = [80, 443, 8443].map((p, i) =>
+      send(lab, { caddr: "198.18.0.9", cport: 1000 + i, vport: p, mark: 7 })
+    );
     assert.deepEqual(got, ["A", "A", "A"]);
     assert.equal(send(lab, { caddr: "198.18.0.10", cport: 1, vport: 443, mark: 7 }), "B");
     const tpl = templates(lab.e.dumpConns()).find((x) => x.caddr === "198.18.0.9")!;
     assert.deepEqual([tpl.protocol, tpl.vaddr, tpl.vport, tpl.dport], [0, "0.0.0.7", 0, 0]);
     const c = conns(lab.e.dumpConns()).filter((x) => x.caddr === "198.18.0.9");
-    assert.deepEqual(c.map((x) => x.dport), [80, 443, 8443], "fwmark connections keep the client's port");
+    assert.deepEqual(
+      c.map((x) => x.dport),
+      [80, 443, 8443],
+      "fwmark connections keep the client's port",
+    );
   });
 
   t("port-zero persistence: any port of the VIP, one template with vport 0", async () => {
-    const lab = await schedLab(make, { sched: SCHED_RR, port: 0, flags: P, timeout: 300, netmask: 0xffffffff }, ABC.map((d) => ({ ...d, port: 0 })));
+    const lab = await schedLab(make, {
+      sched: SCHED_RR,
+      port: 0,
+      flags: P,
+      timeout: 300,
+      netmask: 0xffffffff,
+    }, ABC.map((d) => ({ ...d, port: 0 })));
     const got = [22, 80, 443].map((p) => send(lab, { caddr: "198.18.0.9", cport: 3000, vport: p }));
     assert.deepEqual(got, ["A", "A", "A"]);
     const tpl = templates(lab.e.dumpConns());
@@ -103,17 +150,35 @@ for (const make of ENGINES) {
   });
 
   t("FTP: a persistent port-21 service takes data connections (vport 0 template)", async () => {
-    const lab = await schedLab(make, { sched: SCHED_RR, port: 21, flags: P, timeout: 300, netmask: 0xffffffff }, ABC.map((d) => ({ ...d, port: 21 })));
+    const lab = await schedLab(make, {
+      sched: SCHED_RR,
+      port: 21,
+      flags: P,
+      timeout: 300,
+      netmask: 0xffffffff,
+    }, ABC.map((d) => ({ ...d, port: 21 })));
     assert.equal(send(lab, { caddr: "198.18.0.9", cport: 3000, vport: 21 }), "A");
-    assert.equal(send(lab, { caddr: "198.18.0.9", cport: 3001, vport: 50000 }), "A", "passive data port");
+    assert.equal(
+      send(lab, { caddr: "198.18.0.9", cport: 3001, vport: 50000 }),
+      "A",
+      "passive data port",
+    );
     assert.equal(send(lab, { caddr: "198.18.0.9", cport: 3002, vport: 20 }), "A", "port 20");
-    assert.equal(send(lab, { caddr: "198.18.0.9", cport: 3003, vport: 1023 }), "not_vip", "privileged");
+    assert.equal(
+      send(lab, { caddr: "198.18.0.9", cport: 3003, vport: 1023 }),
+      "not_vip",
+      "privileged",
+    );
     const tpl = templates(lab.e.dumpConns());
     assert.deepEqual(tpl.map((x) => [x.vport, x.dport]), [[0, 0]]);
     const data = conns(lab.e.dumpConns()).find((x) => x.vport === 50000)!;
     assert.equal(data.dport, 50000, "data connections keep their port");
     // Not persistent: the fallback finds the service, which refuses a port that is not its own.
-    const np = await schedLab(make, { sched: SCHED_RR, port: 21 }, ABC.map((d) => ({ ...d, port: 21 })));
+    const np = await schedLab(
+      make,
+      { sched: SCHED_RR, port: 21 },
+      ABC.map((d) => ({ ...d, port: 21 })),
+    );
     assert.equal(send(np, { caddr: "198.18.0.9", cport: 3001, vport: 50000 }), "-");
   });
 
@@ -124,7 +189,12 @@ for (const make of ENGINES) {
 
   t("weight 0: persistent clients keep their server unless expire_quiescent_template", async () => {
     for (const sysctl of [0, 1]) {
-      const lab = await schedLab(make, { sched: SCHED_RR, flags: P, timeout: 300, netmask: 0xffffffff }, ABC);
+      const lab = await schedLab(make, {
+        sched: SCHED_RR,
+        flags: P,
+        timeout: 300,
+        netmask: 0xffffffff,
+      }, ABC);
       lab.e.setSysctl(SYS_EXPIRE_QUIESCENT_TEMPLATE, sysctl);
       assert.equal(send(lab, { caddr: "198.18.0.9", cport: 1 }), "A");
       editRowDest(lab, "A", { weight: 0 });
@@ -137,7 +207,12 @@ for (const make of ENGINES) {
   });
 
   t("a removed real server: its template is invalidated, the client moves", async () => {
-    const lab = await schedLab(make, { sched: SCHED_RR, flags: P, timeout: 300, netmask: 0xffffffff }, ABC);
+    const lab = await schedLab(make, {
+      sched: SCHED_RR,
+      flags: P,
+      timeout: 300,
+      netmask: 0xffffffff,
+    }, ABC);
     assert.equal(send(lab, { caddr: "198.18.0.9", cport: 1 }), "A");
     assert.equal(lab.e.delDest(lab.dest.A), 0);
     assert.equal(send(lab, { caddr: "198.18.0.9", cport: 1, flags: "A" }), "dest_unavailable");
@@ -145,8 +220,15 @@ for (const make of ENGINES) {
   });
 
   t("-o: each UDP datagram is scheduled on its own and leaves no entry", async () => {
-    const lab = await schedLab(make, { sched: SCHED_RR, flags: IP_VS_SVC_F_ONEPACKET, protocol: 17, port: 53 }, ABC.map((d) => ({ ...d, port: 53 })));
-    const got = [1, 2, 3, 4].map(() => send(lab, { caddr: "198.18.0.9", cport: 5353, vport: 53, proto: 17 }));
+    const lab = await schedLab(make, {
+      sched: SCHED_RR,
+      flags: IP_VS_SVC_F_ONEPACKET,
+      protocol: 17,
+      port: 53,
+    }, ABC.map((d) => ({ ...d, port: 53 })));
+    const got = [1, 2, 3, 4].map(() =>
+      send(lab, { caddr: "198.18.0.9", cport: 5353, vport: 53, proto: 17 })
+    );
     assert.deepEqual(got, ["A", "B", "C", "A"]);
     const c = lab.e.counters();
     assert.deepEqual([c[C_CONN_NEW], c[C_CONNS]], [4, 0]);
@@ -158,25 +240,51 @@ for (const make of ENGINES) {
   });
 
   t("-o with persistence: the template stays and keeps the flow on one server", async () => {
-    const lab = await schedLab(make, { sched: SCHED_RR, flags: IP_VS_SVC_F_ONEPACKET | P, timeout: 60, netmask: 0xffffffff, protocol: 17, port: 53 }, ABC.map((d) => ({ ...d, port: 53 })));
-    const got = [1, 2, 3].map(() => send(lab, { caddr: "198.18.0.9", cport: 5353, vport: 53, proto: 17 }));
+    const lab = await schedLab(make, {
+      sched: SCHED_RR,
+      flags: IP_VS_SVC_F_ONEPACKET | P,
+      timeout: 60,
+      netmask: 0xffffffff,
+      protocol: 17,
+      port: 53,
+    }, ABC.map((d) => ({ ...d, port: 53 })));
+    const got = [1, 2, 3].map(() =>
+      send(lab, { caddr: "198.18.0.9", cport: 5353, vport: 53, proto: 17 })
+    );
     assert.deepEqual(got, ["A", "A", "A"]);
     const all = lab.e.dumpConns();
     assert.equal(all.length, 1);
     assert.equal(templates(all).length, 1);
   });
 
-  t("lookup order: a marked packet without a fwmark service falls back to the exact service", async () => {
-    const lab = await schedLab(make, { sched: SCHED_RR }, ABC);
-    assert.equal(send(lab, { caddr: "198.18.0.9", cport: 1, mark: 99 }), "A");
-    const pz = await schedLab(make, { sched: SCHED_RR, port: 0, flags: P, timeout: 60, netmask: 0xffffffff }, ABC.map((d) => ({ ...d, port: 0 })));
-    assert.equal(send(pz, { caddr: "198.18.0.9", cport: 1, vport: 8080, proto: 17 }), "not_vip", "a UDP packet has no port-zero TCP service");
-    assert.equal(send(pz, { caddr: "198.18.0.9", cport: 1, vport: 8080 }), "A");
-  });
+  t(
+    "lookup order: a marked packet without a fwmark service falls back to the exact service",
+    async () => {
+      const lab = await schedLab(make, { sched: SCHED_RR }, ABC);
+      assert.equal(send(lab, { caddr: "198.18.0.9", cport: 1, mark: 99 }), "A");
+      const pz = await schedLab(make, {
+        sched: SCHED_RR,
+        port: 0,
+        flags: P,
+        timeout: 60,
+        netmask: 0xffffffff,
+      }, ABC.map((d) => ({ ...d, port: 0 })));
+      assert.equal(
+        send(pz, { caddr: "198.18.0.9", cport: 1, vport: 8080, proto: 17 }),
+        "not_vip",
+        "a UDP packet has no port-zero TCP service",
+      );
+      assert.equal(send(pz, { caddr: "198.18.0.9", cport: 1, vport: 8080 }), "A");
+    },
+  );
 
   t("a removed real server strands UDP flows unless expire_nodest_conn (§3.6)", async () => {
     for (const sysctl of [0, 1]) {
-      const lab = await schedLab(make, { sched: SCHED_RR, protocol: 17, port: 53 }, ABC.map((d) => ({ ...d, port: 53 })));
+      const lab = await schedLab(
+        make,
+        { sched: SCHED_RR, protocol: 17, port: 53 },
+        ABC.map((d) => ({ ...d, port: 53 })),
+      );
       lab.e.setSysctl(SYS_EXPIRE_NODEST_CONN, sysctl);
       const flow = { caddr: "198.18.0.9", cport: 5353, vport: 53, proto: 17 as const };
       assert.equal(send(lab, flow), "A");
@@ -194,36 +302,75 @@ for (const make of ENGINES) {
   });
 
   t("weight 0 with expire_nodest_conn: a SYN on the old entry is rescheduled", async () => {
-    const lab = await schedLab(make, { sched: SCHED_WLC }, [{ name: "A", weight: 1 }, { name: "B", weight: 1 }]);
+    const lab = await schedLab(make, { sched: SCHED_WLC }, [{ name: "A", weight: 1 }, {
+      name: "B",
+      weight: 1,
+    }]);
     lab.e.setSysctl(SYS_EXPIRE_NODEST_CONN, 1);
     assert.equal(send(lab, { caddr: "198.18.0.9", cport: 7 }), "A");
     editRowDest(lab, "A", { weight: 0 });
-    assert.equal(send(lab, { caddr: "198.18.0.9", cport: 7, flags: "A" }), "A", "existing traffic continues");
+    assert.equal(
+      send(lab, { caddr: "198.18.0.9", cport: 7, flags: "A" }),
+      "A",
+      "existing traffic continues",
+    );
     assert.equal(send(lab, { caddr: "198.18.0.9", cport: 7 }), "B");
   });
 
-  t("a deleted service: entries stay, their packets are dropped; expire_nodest_conn flushes", async () => {
-    for (const sysctl of [0, 1]) {
-      const lab = await schedLab(make, { sched: SCHED_RR, flags: P, timeout: 300, netmask: 0xffffffff }, ABC);
-      lab.e.setSysctl(SYS_EXPIRE_NODEST_CONN, sysctl);
-      assert.equal(send(lab, { caddr: "198.18.0.9", cport: 7 }), "A");
-      assert.equal(lab.e.delService(lab.svc), 0);
-      assert.equal(lab.e.dumpConns().length, sysctl ? 0 : 2);
-      assert.equal(send(lab, { caddr: "198.18.0.9", cport: 7, flags: "A" }), sysctl ? "not_vip" : "dest_unavailable");
-    }
-  });
+  t(
+    "a deleted service: entries stay, their packets are dropped; expire_nodest_conn flushes",
+    async () => {
+      for (const sysctl of [0, 1]) {
+        const lab = await schedLab(make, {
+          sched: SCHED_RR,
+          flags: P,
+          timeout: 300,
+          netmask: 0xffffffff,
+        }, ABC);
+        lab.e.setSysctl(SYS_EXPIRE_NODEST_CONN, sysctl);
+        assert.equal(send(lab, { caddr: "198.18.0.9", cport: 7 }), "A");
+        assert.equal(lab.e.delService(lab.svc), 0);
+        assert.equal(lab.e.dumpConns().length, sysctl ? 0 : 2);
+        assert.equal(
+          send(lab, { caddr: "198.18.0.9", cport: 7, flags: "A" }),
+          sysctl ? "not_vip" : "dest_unavailable",
+        );
+      }
+    },
+  );
 
   t("IPv6 persistence masks the client with the prefix length", async () => {
-    const lab = await schedLab(make, { af: AF_INET6, sched: SCHED_RR, flags: P, timeout: 300, netmask: 64 }, ABC);
-    const got = ["2001:2::1", "2001:2::ffff:1", "2001:2:0:7::1"].map((c) => send(lab, { caddr: c, cport: 1 }));
+    const lab = await schedLab(make, {
+      af: AF_INET6,
+      sched: SCHED_RR,
+      flags: P,
+      timeout: 300,
+      netmask: 64,
+    }, ABC);
+    const got = ["2001:2::1", "2001:2::ffff:1", "2001:2:0:7::1"].map((c) =>
+      send(lab, { caddr: c, cport: 1 })
+    );
     assert.deepEqual(got, ["A", "A", "B"]);
-    assert.deepEqual(templates(lab.e.dumpConns()).map((x) => x.caddr).sort(), ["2001:2:0:7::", "2001:2::"]);
+    assert.deepEqual(templates(lab.e.dumpConns()).map((x) => x.caddr).sort(), [
+      "2001:2:0:7::",
+      "2001:2::",
+    ]);
   });
 
   t("editService changes persistence in place; new templates use the new timeout", async () => {
     const lab = await schedLab(make, { sched: SCHED_RR }, ABC);
     assert.equal(send(lab, { caddr: "198.18.0.9", cport: 1 }), "A");
-    const spec = { af: 2 as const, protocol: 6, addr: ipBytes(VIP4), port: 80, fwmark: 0, sched: SCHED_RR, flags: P, timeout: 30, netmask: 0xffffffff };
+    const spec = {
+      af: 2 as const,
+      protocol: 6,
+      addr: ipBytes(VIP4),
+      port: 80,
+      fwmark: 0,
+      sched: SCHED_RR,
+      flags: P,
+      timeout: 30,
+      netmask: 0xffffffff,
+    };
     assert.equal(lab.e.editService(lab.svc, spec), lab.svc);
     assert.equal(send(lab, { caddr: "198.18.0.9", cport: 2 }), "B");
     assert.equal(send(lab, { caddr: "198.18.0.9", cport: 3 }), "B");

@@ -18,7 +18,7 @@ import {
   T_TCP_BASE,
 } from "../abi";
 import { destSetActive } from "../dest";
-import { Mem } from "../state";
+import { Edge, Mem } from "../state";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../wire/tcp";
 
 /** Directions (table index): in (MASQ entries), out, in-only (NOOUTPUT entries). */
@@ -53,7 +53,25 @@ const TRANSITIONS: usize = memory.data<u8>([
   /*in-only fin*/ CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW,
   /*in-only ack*/ ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES,
   /*in-only rst*/ CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL,
+  // secure_tcp (spec §3.4, "tcp_states_dos"): directions 3-5, used while defense.ts says so
+  // (Edge.tcpDir = DIR_DOS). The cells that differ from the table above are marked *.
+  //      NO  ES  SS  SR  FW  TW  CL  CW  LA  LI  SA
+  /*in syn*/ SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SA, // *SA
+  /*in fin*/ CL, CW, SS, TW, TW, TW, CL, CW, LA, LI, SA, // *SA
+  /*in ack*/ ES, ES, SS, SR, FW, TW, CL, CW, CL, LI, SA, // *SR *SA
+  /*in rst*/ CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL, // *CL
+  /*out syn*/ SS, ES, SS, SA, SS, SS, SS, SS, SS, LI, SA, // *SA (SR) *SA
+  /*out fin*/ TW, FW, SS, TW, FW, TW, CL, TW, LA, LI, TW,
+  /*out ack*/ ES, ES, SS, ES, FW, TW, CL, CW, LA, ES, ES,
+  /*out rst*/ CL, CL, SS, CL, CL, TW, CL, CL, CL, CL, CL,
+  /*in-only syn*/ SA, ES, ES, SR, SA, SA, SA, SA, SA, SA, SA, // *SA in NO FW TW CL CW LA LI SA
+  /*in-only fin*/ CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW,
+  /*in-only ack*/ ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES,
+  /*in-only rst*/ CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL,
 ]);
+
+/** Added to the direction to use the secure_tcp rows (Edge.tcpDir). */
+export const DIR_DOS: u32 = 3;
 
 /** Default timeouts in seconds, indexed by state (§3.1). */
 export const TCP_TIMEOUTS: usize = memory.data<u32>([
@@ -91,7 +109,7 @@ export const TCP_TIMEOUTS: usize = memory.data<u32>([
 export function tcpStateTransition(e: usize, out: bool, flags: u32): void {
   const cflags = load<u32>(e, CN_FLAGS);
   const dir = out ? DIR_OUT : (cflags & IP_VS_CONN_F_NOOUTPUT) != 0 ? DIR_IN_ONLY : DIR_IN;
-  const state = tcpNextState(dir, flags, load<u8>(e, CN_STATE));
+  const state = tcpNextState(dir + Edge.tcpDir, flags, load<u8>(e, CN_STATE));
   store<u8>(e, <u8>state, CN_STATE);
   const active = tcpStateActive(state);
   const wasActive = (cflags & IP_VS_CONN_F_INACTIVE) == 0;

@@ -10,6 +10,7 @@ export const CLK_TCK = 100;
 interface ProcStat {
   ppid: number;
   ticks: number;
+  user: number;
 }
 
 function readStat(pid: number | string, task?: number): ProcStat | null {
@@ -18,7 +19,7 @@ function readStat(pid: number | string, task?: number): ProcStat | null {
     const s = Deno.readTextFileSync(path);
     // Fields after the ")" of comm: state(3) ppid(4) ... utime(14) stime(15).
     const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), user: Number(f[11]) };
   } catch {
     return null;
   }
@@ -44,8 +45,25 @@ export function ksoftirqd(cpu: number): number | null {
   return null;
 }
 
-/** Per-PID ticks of all user processes not descended from `root`. */
-export function foreignTicks(root = Deno.pid): Map<number, number> {
+/**
+ * What foreign load is computed from: per-PID ticks of user processes not
+ * descended from `root`, and the machine's user time against our tree's, which
+ * also catches processes that start and exit between two snapshots.
+ */
+export interface ForeignSnapshot {
+  perPid: Map<number, number>;
+  /** user + nice ticks of all CPUs (/proc/stat). */
+  machineUser: number;
+  /** utime of `root` and its descendants. */
+  oursUser: number;
+}
+
+function machineUserTicks(): number {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/);
+  return Number(line[1]) + Number(line[2]);
+}
+
+export function foreignTicks(root = Deno.pid): ForeignSnapshot {
   const stats = new Map<number, ProcStat>();
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
@@ -59,20 +77,26 @@ export function foreignTicks(root = Deno.pid): Map<number, number> {
     }
     return false;
   };
-  const out = new Map<number, number>();
+  const perPid = new Map<number, number>();
+  let oursUser = 0;
   for (const [pid, s] of stats) {
     // Kernel threads (children of kthreadd, PID 2) are network work or noise we cannot attribute.
-    if (pid === 2 || s.ppid === 2 || ours(pid)) continue;
-    out.set(pid, s.ticks);
+    if (pid === 2 || s.ppid === 2) continue;
+    if (ours(pid)) oursUser += s.user;
+    else perPid.set(pid, s.ticks);
   }
-  return out;
+  return { perPid, machineUser: machineUserTicks(), oursUser };
 }
 
 /** CPUs (as a fraction of one) used by foreign processes between two snapshots. */
-export function foreignLoad(a: Map<number, number>, b: Map<number, number>, seconds: number): number {
+export function foreignLoad(a: ForeignSnapshot, b: ForeignSnapshot, seconds: number): number {
   let t = 0;
-  for (const [pid, ticks] of b) t += ticks - (a.get(pid) ?? ticks);
-  return t / CLK_TCK / seconds;
+  // A process that appeared in between started during the window: all its ticks count.
+  for (const [pid, ticks] of b.perPid) t += ticks - (a.perPid.get(pid) ?? 0);
+  // Our tree's children that exited are missed by oursUser, so this estimate errs high; it is a
+  // floor under the per-PID one, for foreign processes too short-lived to be seen.
+  const user = Math.max(0, (b.machineUser - a.machineUser) - (b.oursUser - a.oursUser));
+  return Math.max(t, user) / CLK_TCK / seconds;
 }
 
 /** Waits until foreign load stays under `max` (fraction of a CPU) for a second, up to `timeoutS`. */

@@ -45,6 +45,8 @@ export interface WvsOptions {
   args?: string[];
   /** Leave GRO as the benchmark set it (pps runs). */
   keepOffloads?: boolean;
+  /** Socket receive buffer per port, bytes (the drain test's backlog). */
+  rcvbuf?: number;
 }
 
 export interface Forwarder {
@@ -63,6 +65,7 @@ export function wvsConfig(o: WvsOptions): DirectorConfig {
   return {
     engine: o.engine ?? "wasm",
     batch: o.batch ?? 64,
+    rcvbuf: o.rcvbuf,
     maxConns: 1 << 20,
     maxConns6: 1024,
     ports: [
@@ -116,7 +119,9 @@ EOF`,
       const proc = b.net.spawn("lb", cmd);
       const exited = proc.child.status.then((s) => {
         throw new Error(
-          `Director exited early (code ${s.code}): ${[...proc.out.lines, ...proc.err.lines].join("\n")}`,
+          `Director exited early (code ${s.code}): ${
+            [...proc.out.lines, ...proc.err.lines].join("\n")
+          }`,
         );
       });
       await Promise.race([proc.out.waitFor(/^wvs director ready/, 30_000), exited]);

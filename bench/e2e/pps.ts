@@ -4,7 +4,7 @@
 // bridge ports toward the real servers over the window [2 s, 7 s] of an 8 s
 // run. Two metrics: overload (generator flat out) → delivered pps; fixed rate
 // → director CPU per packet. Deno-specific, root only.
-import { foreignLoad, foreignTicks, ksoftirqd, ticksOf, CLK_TCK } from "./cpu.ts";
+import { CLK_TCK, foreignLoad, foreignTicks, ksoftirqd, ticksOf } from "./cpu.ts";
 import type { Forwarder } from "./forwarders.ts";
 import { type BenchNet, CLIENT, MAC, SINK_PORT, VIP } from "./topo.ts";
 
@@ -21,6 +21,8 @@ export interface PpsResult {
   cpu: number;
   /** Director CPU per delivered packet, ns. */
   nsPerPacket: number;
+  /** The forwarder process's share of `cpu` (the rest: NAPI kthread, ksoftirqd). */
+  cpuForwarder: number;
   foreign: number;
   genSent: number;
   notes: string[];
@@ -31,7 +33,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Starts the generator in `cl` (pinned to CPU0, nice 0) and returns its handle. */
 export function startGen(
   b: BenchNet,
-  o: { seconds: number; rate?: number; port?: number; dst?: string },
+  o: { seconds: number; rate?: number; port?: number; dst?: string; count?: number },
 ) {
   return b.net.spawn("cl", [
     "taskset",
@@ -57,6 +59,7 @@ export function startGen(
     String(o.seconds),
     "--rate",
     String(o.rate ?? 0),
+    ...(o.count ? ["--count", String(o.count)] : []),
   ]);
 }
 
@@ -81,7 +84,13 @@ export async function ppsRun(
       const t0 = performance.now();
       const n = await count();
       const t = (t0 + performance.now()) / 2;
-      return { t, n, ticks: ticksOf([...running.pids, ...kpids]), foreign: foreignTicks() };
+      return {
+        t,
+        n,
+        ticks: ticksOf([...running.pids, ...kpids]),
+        fwd: ticksOf(running.pids),
+        foreign: foreignTicks(),
+      };
     };
     const a = await sample();
     await sleep(genStart + WINDOW[1] * 1000 - performance.now());
@@ -99,6 +108,7 @@ export async function ppsRun(
       pps,
       cpu,
       nsPerPacket: pps > 0 ? (cpu / pps) * 1e9 : 0,
+      cpuForwarder: (z.fwd - a.fwd) / CLK_TCK / secs,
       foreign: foreignLoad(a.foreign, z.foreign, secs),
       genSent: genOut.sent ?? 0,
       notes,

@@ -7,7 +7,8 @@
 //
 // Tests: pps (64-byte UDP under overload), rate (director CPU per packet at a
 // fixed 100 kpps), tcp (wrk new connections/s and keep-alive req/s, iperf3),
-// lat (UDP round-trip p50/p99 at half of WVS's packet rate). Each rep runs
+// lat (UDP round-trip p50/p99 at half of WVS's packet rate), drain (one worker
+// against two draining the same backlog: drain.ts). Each rep runs
 // every configuration in the same order; ratios are the median of per-rep
 // ratios against nft measured in the same rep. Results: a markdown summary on
 // stdout and every run as a JSON line in --log (default bench/e2e/last-run.jsonl).
@@ -18,8 +19,9 @@ import { parseArgs } from "node:util";
 import { haveCommand, netnsUnavailable, reapStaleNamespaces } from "../../tests/e2e/netns.ts";
 import { waitQuiet } from "./cpu.ts";
 import { direct, type Forwarder, haproxy, nft, sink, wvs } from "./forwarders.ts";
+import { type DrainResult, drainRun, HOLD_MS } from "./drain.ts";
 import { type PpsResult, ppsRun } from "./pps.ts";
-import { latencyRun, type LatResult, tcpRun, type TcpResult } from "./tcp.ts";
+import { latencyRun, type LatResult, type TcpResult, tcpRun } from "./tcp.ts";
 import { BenchNet } from "./topo.ts";
 
 /** Every configuration by name; the lists below pick from these. */
@@ -37,6 +39,31 @@ const FORWARDERS: Record<string, Forwarder> = {
   "wvs-w1-ring": wvs("wvs-w1-ring", { workers: 1, keepOffloads: true, args: ["--io", "ring"] }),
   "wvs-w2-ring": wvs("wvs-w2-ring", { workers: 2, keepOffloads: true, args: ["--io", "ring"] }),
   "wvs-w1-busy": wvs("wvs-w1-busy", { workers: 1, keepOffloads: true, nice: 0, args: ["--busy"] }),
+  "wvs-w1-ring-b16": wvs("wvs-w1-ring-b16", {
+    workers: 1,
+    batch: 16,
+    keepOffloads: true,
+    args: ["--io", "ring"],
+  }),
+  "wvs-w1-ring-b256": wvs("wvs-w1-ring-b256", {
+    workers: 1,
+    batch: 256,
+    keepOffloads: true,
+    args: ["--io", "ring"],
+  }),
+  // Drain: the workers hold off until the generator is done (drain.ts).
+  "drain-w1": wvs("drain-w1", {
+    workers: 1,
+    keepOffloads: true,
+    rcvbuf: 1 << 29,
+    args: ["--hold-ms", String(HOLD_MS)],
+  }),
+  "drain-w2": wvs("drain-w2", {
+    workers: 2,
+    keepOffloads: true,
+    rcvbuf: 1 << 29,
+    args: ["--hold-ms", String(HOLD_MS)],
+  }),
   // TCP and latency runs pin nothing (baselines.md §3e).
   "wvs-tcp": wvs("wvs-tcp", { cpus: "" }),
   "wvs-tcp-w1": wvs("wvs-tcp-w1", { workers: 1, cpus: "" }),
@@ -49,7 +76,11 @@ const RETRIES = 3;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+    ? s[(s.length - 1) / 2]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function fmtK(x: number): string {
@@ -66,6 +97,8 @@ async function main(): Promise<number> {
       "rate-configs": { type: "string", default: "nft,wvs,wvs-w1" },
       "tcp-configs": { type: "string", default: "nft,direct,haproxy1,wvs-tcp" },
       "lat-configs": { type: "string", default: "direct,nft,wvs" },
+      "drain-configs": { type: "string", default: "drain-w1,drain-w2" },
+      "drain-frames": { type: "string", default: "300000" },
       rate: { type: "string", default: "100000" },
       "lat-load": { type: "string", default: "" },
       log: { type: "string", default: new URL("./last-run.jsonl", import.meta.url).pathname },
@@ -99,6 +132,7 @@ async function main(): Promise<number> {
   const rate: PpsResult[][] = [];
   const tcp: TcpResult[][] = [];
   const lat: LatResult[][] = [];
+  const drain: DrainResult[][] = [];
   const head = `date ${new Date().toISOString()}, reps ${reps}`;
   console.log(`bench:e2e: ${head}; building the testbed (${b.net.prefix}*)`);
   record({ start: head });
@@ -106,7 +140,9 @@ async function main(): Promise<number> {
     await b.build();
     await b.startServers();
     /** Runs `f` once, again if foreign load spoiled it; marks the kept result. */
-    const measured = async <T extends { foreign: number; notes: string[] }>(f: () => Promise<T>) => {
+    const measured = async <T extends { foreign: number; notes: string[] }>(
+      f: () => Promise<T>,
+    ) => {
       const spoiled: string[] = [];
       let r: T;
       for (let attempt = 0;; attempt++) {
@@ -129,7 +165,11 @@ async function main(): Promise<number> {
           for (const f of pick(a["pps-configs"])) {
             const r = await measured(() => ppsRun(b, f, 0, napi));
             console.log(
-              `rep ${rep + 1} pps  ${f.name.padEnd(10)} ${fmtK(r.pps).padStart(6)} pps  cpu ${r.cpu.toFixed(2)}  foreign ${r.foreign.toFixed(2)} ${r.notes.join("; ")}`,
+              `rep ${rep + 1} pps  ${f.name.padEnd(10)} ${fmtK(r.pps).padStart(6)} pps  cpu ${
+                r.cpu.toFixed(2)
+              } (forwarder ${r.cpuForwarder.toFixed(2)})  foreign ${r.foreign.toFixed(2)} ${
+                r.notes.join("; ")
+              }`,
             );
             row.push(r);
           }
@@ -140,12 +180,33 @@ async function main(): Promise<number> {
           for (const f of pick(a["rate-configs"])) {
             const r = await measured(() => ppsRun(b, f, Number(a.rate), napi));
             console.log(
-              `rep ${rep + 1} rate ${f.name.padEnd(10)} ${fmtK(r.pps).padStart(6)} pps  ${(r.nsPerPacket / 1000).toFixed(2)} µs/packet  foreign ${r.foreign.toFixed(2)} ${r.notes.join("; ")}`,
+              `rep ${rep + 1} rate ${f.name.padEnd(10)} ${fmtK(r.pps).padStart(6)} pps  ${
+                (r.nsPerPacket / 1000).toFixed(2)
+              } µs/packet (forwarder ${(r.cpuForwarder / r.pps * 1e6).toFixed(2)})  foreign ${
+                r.foreign.toFixed(2)
+              } ${r.notes.join("; ")}`,
             );
             row.push(r);
           }
           rate.push(row);
         }
+      }
+      if (tests.has("drain")) {
+        const napi = await b.lbOffloads(true);
+        if (napi !== null) await b.sh("lb", `taskset -pc 1 ${napi} >/dev/null`);
+        const row: DrainResult[] = [];
+        for (const f of pick(a["drain-configs"])) {
+          const r = await measured(() => drainRun(b, f, Number(a["drain-frames"])));
+          console.log(
+            `rep ${rep + 1} drain ${f.name.padEnd(9)} ${
+              fmtK(r.pps).padStart(6)
+            } pps  ${r.delivered}/${r.sent} delivered  forwarder cpu ${r.cpu.toFixed(2)}  foreign ${
+              r.foreign.toFixed(2)
+            } ${r.notes.join("; ")}`,
+          );
+          row.push(r);
+        }
+        drain.push(row);
       }
       if (tests.has("tcp")) {
         await b.lbOffloads(false);
@@ -153,7 +214,11 @@ async function main(): Promise<number> {
         for (const f of pick(a["tcp-configs"])) {
           const r = await measured(() => tcpRun(b, f));
           console.log(
-            `rep ${rep + 1} tcp  ${f.name.padEnd(10)} close ${fmtK(r.connPerS)}/s  keep-alive ${fmtK(r.reqPerS)}/s  iperf3 ${r.gbits.toFixed(2)} Gbit/s  foreign ${r.foreign.toFixed(2)} ${r.notes.join("; ")}`,
+            `rep ${rep + 1} tcp  ${f.name.padEnd(10)} close ${fmtK(r.connPerS)}/s  keep-alive ${
+              fmtK(r.reqPerS)
+            }/s  iperf3 ${r.gbits.toFixed(2)} Gbit/s  foreign ${r.foreign.toFixed(2)} ${
+              r.notes.join("; ")
+            }`,
           );
           row.push(r);
         }
@@ -162,12 +227,17 @@ async function main(): Promise<number> {
       if (tests.has("lat")) {
         await b.lbOffloads(false);
         const wvsPps = median(pps.flat().filter((r) => r.config === "wvs").map((r) => r.pps));
-        const load = Number(a["lat-load"]) || (Number.isFinite(wvsPps) ? Math.round(wvsPps / 2) : 50_000);
+        const load = Number(a["lat-load"]) ||
+          (Number.isFinite(wvsPps) ? Math.round(wvsPps / 2) : 50_000);
         const row: LatResult[] = [];
         for (const f of pick(a["lat-configs"])) {
           const r = await measured(() => latencyRun(b, f, load));
           console.log(
-            `rep ${rep + 1} lat  ${f.name.padEnd(10)} load ${fmtK(load)} pps  p50 ${r.p50.toFixed(0)} µs  p99 ${r.p99.toFixed(0)} µs  lost ${r.lost}  foreign ${r.foreign.toFixed(2)} ${r.notes.join("; ")}`,
+            `rep ${rep + 1} lat  ${f.name.padEnd(10)} load ${fmtK(load)} pps  p50 ${
+              r.p50.toFixed(0)
+            } µs  p99 ${r.p99.toFixed(0)} µs  lost ${r.lost}  foreign ${r.foreign.toFixed(2)} ${
+              r.notes.join("; ")
+            }`,
           );
           row.push(r);
         }
@@ -180,7 +250,7 @@ async function main(): Promise<number> {
     await b.cleanup();
     log.close();
   }
-  console.log(summary(pps, rate, tcp, lat));
+  console.log(summary(pps, rate, tcp, lat, drain));
   return 0;
 }
 
@@ -213,40 +283,101 @@ function configs<T extends Row>(rows: T[][]): string[] {
 }
 
 /** Markdown tables of medians, ranges and ratios to nft. */
-export function summary(pps: PpsResult[][], rate: PpsResult[][], tcp: TcpResult[][], lat: LatResult[][]): string {
+export function summary(
+  pps: PpsResult[][],
+  rate: PpsResult[][],
+  tcp: TcpResult[][],
+  lat: LatResult[][],
+  drain: DrainResult[][],
+): string {
   const out: string[] = [];
   const r2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "–");
   if (pps.length) {
-    out.push("", "| 64 B UDP, overload | delivered pps (median) | min–max | ratio to nft | director CPUs |", "|---|---|---|---|---|");
+    out.push(
+      "",
+      "| 64 B UDP, overload | delivered pps (median) | min–max | ratio to nft | director CPUs |",
+      "|---|---|---|---|---|",
+    );
     for (const c of configs(pps)) {
       const s = stats(pps, c, (r) => r.pps);
       const cpu = stats(pps, c, (r) => r.cpu);
-      out.push(`| ${c} | ${fmtK(s.med)} | ${fmtK(s.min)}–${fmtK(s.max)} | ${r2(ratio(pps, c, (r) => r.pps))} | ${r2(cpu.med)} |`);
+      out.push(
+        `| ${c} | ${fmtK(s.med)} | ${fmtK(s.min)}–${fmtK(s.max)} | ${
+          r2(ratio(pps, c, (r) => r.pps))
+        } | ${r2(cpu.med)} |`,
+      );
     }
   }
   if (rate.length) {
-    out.push("", "| fixed rate | delivered pps | director CPU per packet (median) | min–max | ratio to nft |", "|---|---|---|---|---|");
+    out.push(
+      "",
+      "| fixed rate | delivered pps | director CPU per packet (median) | min–max | ratio to nft |",
+      "|---|---|---|---|---|",
+    );
     for (const c of configs(rate)) {
       const s = stats(rate, c, (r) => r.nsPerPacket / 1000);
-      out.push(`| ${c} | ${fmtK(stats(rate, c, (r) => r.pps).med)} | ${s.med.toFixed(2)} µs | ${s.min.toFixed(2)}–${s.max.toFixed(2)} | ${r2(ratio(rate, c, (r) => r.nsPerPacket))} |`);
+      out.push(
+        `| ${c} | ${fmtK(stats(rate, c, (r) => r.pps).med)} | ${s.med.toFixed(2)} µs | ${
+          s.min.toFixed(2)
+        }–${s.max.toFixed(2)} | ${r2(ratio(rate, c, (r) => r.nsPerPacket))} |`,
+      );
     }
   }
   if (tcp.length) {
-    out.push("", "| TCP | new conn/s (median, min–max) | ratio | keep-alive req/s | ratio | iperf3 Gbit/s | ratio |", "|---|---|---|---|---|---|---|");
+    out.push(
+      "",
+      "| TCP | new conn/s (median, min–max) | ratio | keep-alive req/s | ratio | iperf3 Gbit/s | ratio |",
+      "|---|---|---|---|---|---|---|",
+    );
     for (const c of configs(tcp)) {
       const cs = stats(tcp, c, (r) => r.connPerS);
       const ka = stats(tcp, c, (r) => r.reqPerS);
       const ip = stats(tcp, c, (r) => r.gbits);
       out.push(
-        `| ${c} | ${fmtK(cs.med)} (${fmtK(cs.min)}–${fmtK(cs.max)}) | ${r2(ratio(tcp, c, (r) => r.connPerS))} | ${fmtK(ka.med)} (${fmtK(ka.min)}–${fmtK(ka.max)}) | ${r2(ratio(tcp, c, (r) => r.reqPerS))} | ${r2(ip.med)} (${r2(ip.min)}–${r2(ip.max)}) | ${r2(ratio(tcp, c, (r) => r.gbits))} |`,
+        `| ${c} | ${fmtK(cs.med)} (${fmtK(cs.min)}–${fmtK(cs.max)}) | ${
+          r2(ratio(tcp, c, (r) => r.connPerS))
+        } | ${fmtK(ka.med)} (${fmtK(ka.min)}–${fmtK(ka.max)}) | ${
+          r2(ratio(tcp, c, (r) => r.reqPerS))
+        } | ${r2(ip.med)} (${r2(ip.min)}–${r2(ip.max)}) | ${r2(ratio(tcp, c, (r) => r.gbits))} |`,
       );
     }
   }
   if (lat.length) {
-    out.push("", "| UDP round trip at load | load pps | p50 µs (median) | p99 µs (median, min–max) | lost |", "|---|---|---|---|---|");
+    out.push(
+      "",
+      "| UDP round trip at load | load pps | p50 µs (median) | p99 µs (median, min–max) | lost |",
+      "|---|---|---|---|---|",
+    );
     for (const c of configs(lat)) {
       const p99 = stats(lat, c, (r) => r.p99);
-      out.push(`| ${c} | ${fmtK(stats(lat, c, (r) => r.load).med)} | ${stats(lat, c, (r) => r.p50).med.toFixed(0)} | ${p99.med.toFixed(0)} (${p99.min.toFixed(0)}–${p99.max.toFixed(0)}) | ${stats(lat, c, (r) => r.lost).med} |`);
+      out.push(
+        `| ${c} | ${fmtK(stats(lat, c, (r) => r.load).med)} | ${
+          stats(lat, c, (r) => r.p50).med.toFixed(0)
+        } | ${p99.med.toFixed(0)} (${p99.min.toFixed(0)}–${p99.max.toFixed(0)}) | ${
+          stats(lat, c, (r) => r.lost).med
+        } |`,
+      );
+    }
+  }
+  if (drain.length) {
+    out.push(
+      "",
+      "| drain (workers vs one) | pps (median) | min–max | ratio to drain-w1 | forwarder CPUs |",
+      "|---|---|---|---|---|",
+    );
+    for (const c of configs(drain)) {
+      const s = stats(drain, c, (r) => r.pps);
+      const per: number[] = [];
+      for (const row of drain) {
+        const x = row.find((r) => r.config === c);
+        const one = row.find((r) => r.config === "drain-w1");
+        if (valid(x) && valid(one) && one.pps > 0) per.push(x.pps / one.pps);
+      }
+      out.push(
+        `| ${c} | ${fmtK(s.med)} | ${fmtK(s.min)}–${fmtK(s.max)} | ${r2(median(per))} | ${
+          r2(stats(drain, c, (r) => r.cpu).med)
+        } |`,
+      );
     }
   }
   return out.join("\n");

@@ -131,11 +131,23 @@ export async function latencyRun(b: BenchNet, fwd: Forwarder, load: number): Pro
   const notes: string[] = [];
   try {
     // Warm the path (neighbours, first packets) before the clock starts.
-    await b.net.exec("cl", ["python3", "-c", PROBE, running.target, String(ECHO_PORT), "50", "0.001"], {
+    await b.net.exec("cl", [
+      "python3",
+      "-c",
+      PROBE,
+      running.target,
+      String(ECHO_PORT),
+      "50",
+      "0.001",
+    ], {
       timeoutMs: 20_000,
     });
     const seconds = 8;
-    const gen = startGen(b, { seconds, rate: load, dst: running.target === RS[0] ? RS[0] : undefined });
+    const gen = startGen(b, {
+      seconds,
+      rate: load,
+      dst: running.target === RS[0] ? RS[0] : undefined,
+    });
     await new Promise((r) => setTimeout(r, 1000));
     const f0 = foreignTicks();
     const t0 = performance.now();

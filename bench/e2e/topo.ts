@@ -71,6 +71,11 @@ export class BenchNet {
       await n.sysctl(ns, "net.ipv6.conf.all.disable_ipv6", 1);
       await n.sysctl(ns, "net.ipv6.conf.default.disable_ipv6", 1);
     }
+    // A plain switch: no bridge netfilter (br_netfilter may be loaded on the host; this
+    // namespace's copy of its switches is turned off), so the shared downstream cost is small.
+    for (const t of ["iptables", "ip6tables", "arptables"]) {
+      await this.sh("sw", `sysctl -qw net.bridge.bridge-nf-call-${t}=0 2>/dev/null || true`);
+    }
     await n.ip("sw", "link", "add", "br0", "type", "bridge", "mcast_snooping", "0");
     await n.ip("sw", "link", "set", "br0", "up");
     await n.veth("cl", "eth0", "lb", "eth0", MAC.cl, MAC.lbFront);
@@ -79,7 +84,18 @@ export class BenchNet {
     await this.sh("sw", `bridge fdb replace ${MAC.lbBack} dev p-lb master static`);
     await n.addr("cl", "eth0", `${CLIENT}/24`);
     for (const a of [VIP, LB_FRONT]) {
-      await n.ip("cl", "neigh", "replace", a, "lladdr", MAC.lbFront, "dev", "eth0", "nud", "permanent");
+      await n.ip(
+        "cl",
+        "neigh",
+        "replace",
+        a,
+        "lladdr",
+        MAC.lbFront,
+        "dev",
+        "eth0",
+        "nud",
+        "permanent",
+      );
     }
     await n.ip("cl", "route", "add", "198.18.1.0/24", "via", LB_FRONT);
     for (let i = 0; i < 3; i++) {
@@ -89,7 +105,18 @@ export class BenchNet {
       await this.sh("sw", `bridge fdb replace ${MAC.rs(i)} dev p-${ns} master static`);
       await n.addr(ns, "eth0", `${RS[i]}/24`);
       await n.ip(ns, "route", "add", "default", "via", LB_BACK);
-      await n.ip(ns, "neigh", "replace", LB_BACK, "lladdr", MAC.lbBack, "dev", "eth0", "nud", "permanent");
+      await n.ip(
+        ns,
+        "neigh",
+        "replace",
+        LB_BACK,
+        "lladdr",
+        MAC.lbBack,
+        "dev",
+        "eth0",
+        "nud",
+        "permanent",
+      );
       await this.sh(
         ns,
         `nft -f - <<'EOF'
@@ -131,7 +158,9 @@ EOF`,
   async delivered(): Promise<number> {
     const r = await this.net.exec("sw", ["ip", "-s", "-j", "link", "show"]);
     let n = 0;
-    for (const l of JSON.parse(r.stdout) as { ifname: string; stats64: { tx: { packets: number } } }[]) {
+    for (
+      const l of JSON.parse(r.stdout) as { ifname: string; stats64: { tx: { packets: number } } }[]
+    ) {
       if (l.ifname.startsWith("p-rs")) n += l.stats64.tx.packets;
     }
     return n;
@@ -191,7 +220,9 @@ EOF`,
     const before = napiThreads();
     await this.sh("lb", "echo 1 > /sys/class/net/eth0/threaded");
     const after = napiThreads();
-    const pid = [...after.keys()].find((p) => !before.has(p) && after.get(p)!.startsWith("napi/eth0"));
+    const pid = [...after.keys()].find((p) =>
+      !before.has(p) && after.get(p)!.startsWith("napi/eth0")
+    );
     return pid ?? [...after.entries()].find(([, c]) => c.startsWith("napi/eth0"))?.[0] ?? null;
   }
 

@@ -64,7 +64,10 @@ function proposedDests(current: TableDest[], change: ProposedChange): TableDest[
     case "add": {
       const d = change.dest;
       const w = d.weight;
-      return [{ index: NEW_DEST, af: d.af, addr: d.addr, port: d.port, weight: w, lastWeight: w }, ...current];
+      return [
+        { index: NEW_DEST, af: d.af, addr: d.addr, port: d.port, weight: w, lastWeight: w },
+        ...current,
+      ];
     }
     case "remove":
       return current.filter((d) => d.index !== change.dest);

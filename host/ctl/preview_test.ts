@@ -97,13 +97,19 @@ Deno.test("previewChange() of an add: Maglev moves about 1/(n+1) of the slots", 
   const share = r.slots!.moved / r.slots!.total;
   assert.ok(share > 0.2 && share < 0.32, `moved ${share}`);
   assert.equal(r.connections.moved, 0, "no connection loses its server");
-  assert.ok(r.connections.remapped > 100 && r.connections.remapped < 200, `${r.connections.remapped}`);
+  assert.ok(
+    r.connections.remapped > 100 && r.connections.remapped < 200,
+    `${r.connections.remapped}`,
+  );
   assert.ok(e.addDest(svc, dest(4, 1)) >= 0);
   const after = e.schedTable(svc);
   const d = e.destList(svc)[0];
   assert.equal(before.filter((x, i) => x !== after[i]).length, r.slots!.moved);
   const gained = after.filter((x) => x === d).length;
-  assert.ok(gained <= r.slots!.moved && gained > 0.9 * r.slots!.moved, "most moved slots go to the new dest");
+  assert.ok(
+    gained <= r.slots!.moved && gained > 0.9 * r.slots!.moved,
+    "most moved slots go to the new dest",
+  );
 });
 
 Deno.test("previewChange() of a weight: 0 keeps mh slots; templates move under expire_quiescent_template", () => {
@@ -120,7 +126,9 @@ Deno.test("previewChange() of a weight: 0 keeps mh slots; templates move under e
   const s = { index: svc, af: 2 as const, sched: SCHED_MH, flags: IP_VS_SVC_F_PERSISTENT };
   const r0 = previewChange(e, s, { op: "weight", dest: d[0], weight: 0 });
   assert.equal(r0.templates.moved, 0, "templates keep quiesced dests by default");
-  const r1 = previewChange(e, s, { op: "weight", dest: d[0], weight: 0 }, { expireQuiescentTemplate: true });
+  const r1 = previewChange(e, s, { op: "weight", dest: d[0], weight: 0 }, {
+    expireQuiescentTemplate: true,
+  });
   const tplD0 = e.dumpConns().filter((c) => c.dest === d[0] && c.cport === 0).length;
   assert.ok(tplD0 > 0);
   assert.equal(r1.templates.moved, tplD0);

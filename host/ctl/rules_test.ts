@@ -275,7 +275,11 @@ Deno.test("parseRules() reports ipvsadm's own messages with the line number", ()
 Deno.test("parseRules() refuses by name what IPVS has but this engine does not", () => {
   const V = "-A -t 198.18.0.1:80";
   const R = "-a -t 198.18.0.1:80 -r 198.18.1.1";
-  rejects(`${V} -s none`, "line 1: scheduler 'none' is not supported by this engine yet", EXIT_KERNEL);
+  rejects(
+    `${V} -s none`,
+    "line 1: scheduler 'none' is not supported by this engine yet",
+    EXIT_KERNEL,
+  );
   rejects(
     `${V} -s foo`,
     "line 1: Cannot add service 198.18.0.1:80/tcp: scheduler 'foo' not found",

@@ -9,12 +9,7 @@
 import { AF_INET, SCHED_DH, SCHED_MH, SCHED_SH } from "../engine/abi.gen.ts";
 import type { Af, DestSpec, Engine, ServiceSpec } from "../engine/engine.ts";
 import { L_MH_SIZE } from "../engine/abi.gen.ts";
-import {
-  addrFoldHost,
-  hsiphash32,
-  MH_KEY1,
-  MH_KEY2,
-} from "../engine/reference/sched/hashing.ts";
+import { addrFoldHost, hsiphash32, MH_KEY1, MH_KEY2 } from "../engine/reference/sched/hashing.ts";
 
 /** sh and dh table size (CONFIG_IP_VS_SH_TAB_BITS / DH_TAB_BITS = 8). */
 export const SH_SIZE = 256;
@@ -81,7 +76,7 @@ export function shTable(dests: readonly TableDest[]): Int32Array {
  */
 export function dhTable(dests: readonly TableDest[]): Int32Array {
   const t = new Int32Array(SH_SIZE).fill(-1);
-  if (dests.length > 0) for (let b = 0; b < SH_SIZE; b++) t[b] = dests[b % dests.length].index;
+  if (dests.length > 0) { for (let b = 0; b < SH_SIZE; b++) t[b] = dests[b % dests.length].index; }
   return t;
 }
 
@@ -97,7 +92,11 @@ export function dhTable(dests: readonly TableDest[]): Int32Array {
  * if (p.offset !== 2261 || p.skip !== 1546) throw new Error("spec §1.16 vector");
  * ```
  */
-export function mhPermutation(svcAf: Af, d: TableDest, m: number): { offset: number; skip: number } {
+export function mhPermutation(
+  svcAf: Af,
+  d: TableDest,
+  m: number,
+): { offset: number; skip: number } {
   const v = (d.port + foldFor(svcAf, d.addr)) >>> 0;
   return { offset: hsiphash32(v, MH_KEY1) % m, skip: (hsiphash32(v, MH_KEY2) % (m - 1)) + 1 };
 }
@@ -124,7 +123,12 @@ function fls(x: number): number {
  * @param bits CONFIG_IP_VS_MH_TAB_INDEX / 2 (6 for M = 4093)
  * @returns m dest indices (all -1 when no last weight is positive)
  */
-export function mhTable(svcAf: Af, dests: readonly TableDest[], m: number, bits: number): Int32Array {
+export function mhTable(
+  svcAf: Af,
+  dests: readonly TableDest[],
+  m: number,
+  bits: number,
+): Int32Array {
   const t = new Int32Array(m).fill(-1);
   let g = 0, mw = 0;
   for (const d of dests) {

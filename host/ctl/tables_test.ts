@@ -4,8 +4,8 @@ import {
   mhPermutation,
   mhTable,
   shTable,
-  type TableDest,
   tableChanges,
+  type TableDest,
 } from "./tables.ts";
 import { hash32, hsiphash32, MH_KEY1 } from "../engine/reference/sched/hashing.ts";
 import { parseRules, type ServiceRule } from "./rules.ts";
@@ -115,7 +115,10 @@ Deno.test("the rules parser takes all 14 schedulers, persistence and -o", () => 
     names.map((n) => (abi as unknown as Record<string, number>)[`SCHED_${n.toUpperCase()}`]),
   );
   const sh = m.services[14].spec;
-  assert.equal(sh.flags, abi.IP_VS_SVC_F_PERSISTENT | abi.IP_VS_SVC_F_SCHED1 | abi.IP_VS_SVC_F_SCHED2);
+  assert.equal(
+    sh.flags,
+    abi.IP_VS_SVC_F_PERSISTENT | abi.IP_VS_SVC_F_SCHED1 | abi.IP_VS_SVC_F_SCHED2,
+  );
   assert.deepEqual([sh.timeout, sh.netmask], [60, 0xffffff00]);
   const ops = m.services[15].spec;
   assert.equal(ops.flags & abi.IP_VS_SVC_F_ONEPACKET, abi.IP_VS_SVC_F_ONEPACKET);

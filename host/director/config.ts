@@ -68,18 +68,21 @@ export interface DirectorConfig {
   batch?: number;
   /**
    * Data-plane workers (Deno Workers, one engine and connection shard each,
-   * clients spread by the kernel's fanout); 0 or absent = one loop on the main
-   * thread. `--workers` overrides it.
+   * clients spread by the kernel's fanout); 0 = one loop on the main thread.
+   * Absent: 1 on Deno, 0 on Node and with `sync`. `--workers` overrides it.
    */
   workers?: number;
   /**
-   * How AF_PACKET ports receive: "mmsg" (recvmmsg into the slots, the default)
-   * or "ring" (a TPACKET_V2 ring mapped over the engine's slots: no receive
-   * call, no copy by us; the engine then gets `ringFrames` host slots).
+   * How AF_PACKET ports receive: "ring" (a TPACKET_V2 ring mapped over the
+   * engine's slots: no receive call, no copy by us; the engine then gets
+   * `ringFrames` host slots; the default when every port is AF_PACKET) or
+   * "mmsg" (recvmmsg into the slots; the default with a TAP port).
    */
   io?: "mmsg" | "ring";
   /** Host slots shared by the ports' rings (default 1024). */
   ringFrames?: number;
+  /** Socket receive buffer per AF_PACKET port, bytes (default 4 MiB; SO_RCVBUFFORCE). */
+  rcvbuf?: number;
   maxConns?: number;
   maxConns6?: number;
   ports: PortConfig[];
@@ -115,10 +118,12 @@ export interface ServicePlan {
 
 export interface DirectorPlan {
   engine: "wasm" | "ts" | "passthrough";
-  workers: number;
+  /** null: the runtime's default (run.ts: one worker on Deno, none on Node or with sync). */
+  workers: number | null;
   io: "mmsg" | "ring";
   /** Most frames taken per round (the config's batch). */
   round: number;
+  rcvbuf: number;
   engineConfig: EngineConfig;
   ports: PortPlan[];
   services: ServicePlan[];
@@ -257,14 +262,21 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
   const t = c.timeouts;
   const batch = c.batch ?? 64;
   if (!Number.isInteger(batch) || batch < 1 || batch > 1024) fail("batch", `bad batch ${batch}`);
-  const workers = c.workers ?? 0;
-  if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+  const workers = c.workers ?? null;
+  if (workers !== null && (!Number.isInteger(workers) || workers < 0 || workers > 64)) {
     fail("workers", `bad worker count ${workers}`);
   }
-  const io = c.io ?? "mmsg";
+  // The ring measured faster (bench/RESULTS.md, "End to end"); TAP ports need recvmmsg-style slots.
+  const io = c.io ?? (ports.every((p) => p.backend === "af_packet") ? "ring" : "mmsg");
   if (io !== "mmsg" && io !== "ring") fail("io", `unknown receive method ${io}`);
   if (io === "ring" && ports.some((p) => p.backend !== "af_packet")) {
     fail("io", "a ring needs every port on AF_PACKET");
+  }
+  if (
+    c.rcvbuf !== undefined &&
+    (!Number.isInteger(c.rcvbuf) || c.rcvbuf < 65536 || c.rcvbuf > 2 ** 30)
+  ) {
+    fail("rcvbuf", `bad receive buffer size ${c.rcvbuf}`);
   }
   const ringFrames = c.ringFrames ?? 1024;
   if (!Number.isInteger(ringFrames) || ringFrames < 4 * ports.length || ringFrames > 4096) {
@@ -275,6 +287,7 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
     workers,
     io,
     round: batch,
+    rcvbuf: c.rcvbuf ?? 4 << 20,
     engineConfig: {
       maxConns: c.maxConns ?? 65536,
       maxConns6: c.maxConns6 ?? 16384,

@@ -11,10 +11,13 @@
 import {
   AF_INET,
   AF_INET6,
+  C_CONN_DROPPED,
   C_CONN_EXPIRED,
   C_CONN_NEW,
   C_CONNS,
   C_DROP,
+  C_ICMP_SENT,
+  C_ICMP_SUPPRESSED,
   C_PASS,
   C_REASON_BASE,
   C_RX,
@@ -35,7 +38,6 @@ import {
   TXD_PORT,
   TXD_SIZE,
   V_PASS,
-  V_TX,
 } from "../engine/abi.gen.ts";
 import { type FrameArea, frameArea, type FramePort, type RxCursor } from "../io/frame_io.ts";
 import {
@@ -238,8 +240,9 @@ export class Director {
     }
     const port = this.#portFor(d.addr);
     if (port >= 0) this.neigh.want(d.addr, ipKey(d.addr), port);
-    if (d.addr.length === 4) this.#rs4.add(new DataView(d.addr.buffer, d.addr.byteOffset).getUint32(0));
-    else this.#rs6.add(ipKey(d.addr));
+    if (d.addr.length === 4) {
+      this.#rs4.add(new DataView(d.addr.buffer, d.addr.byteOffset).getUint32(0));
+    } else this.#rs6.add(ipKey(d.addr));
     return r;
   }
 
@@ -437,7 +440,11 @@ export class Director {
       const len = dv.getUint16(d + RXD_LEN, true);
       const port = dv.getUint16(d + RXD_PORT, true);
       if (len < 34 || len > SLOT_SIZE - HEADROOM || port >= this.ports.length) continue;
-      this.#learnSource(a.slots + dv.getUint32(d + RXD_SLOT, true) * SLOT_SIZE + HEADROOM, len, port);
+      this.#learnSource(
+        a.slots + dv.getUint32(d + RXD_SLOT, true) * SLOT_SIZE + HEADROOM,
+        len,
+        port,
+      );
     }
   }
 
@@ -672,6 +679,10 @@ export class Director {
         connNew: c[C_CONN_NEW],
         connExpired: c[C_CONN_EXPIRED],
         conns: c[C_CONNS],
+        // Issue 7: ICMP errors generated / left out, connections dropped by defense.
+        icmpSent: c[C_ICMP_SENT],
+        icmpSuppressed: c[C_ICMP_SUPPRESSED],
+        connDropped: c[C_CONN_DROPPED],
       },
       reasons,
       ports: this.ports.map((p) => ({ ifname: p.io.ifname, ...p.io.stats })),

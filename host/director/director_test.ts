@@ -48,6 +48,10 @@ function nat(): ServicePlan[] {
 }
 
 function rig(engine: Engine) {
+  return rigWith(engine);
+}
+
+function rigWith(engine: Engine) {
   const area = frameArea(engine);
   const io = [new MemoryPort("front", area), new MemoryPort("back", area)];
   const logs: string[] = [];
@@ -234,4 +238,67 @@ Deno.test("Director with the reference engine forwards a client SYN to the resol
   const snap = d.snapshot();
   assert.equal(snap.counters.connNew, 1);
   assert.equal(snap.services[0].dests[0].inPkts, 1);
+});
+
+Deno.test("Director learns a client's MAC from its first segment when the client never ARPs", async () => {
+  let mod;
+  try {
+    mod = await import("../engine/reference/reference_engine.ts");
+  } catch (e) {
+    console.warn(`SKIP: reference engine not importable: ${(e as Error).message}`);
+    return;
+  }
+  const { d, io } = rig(mod.createReferenceEngine(CONFIG));
+  d.tick();
+  io[1].inbox.push(arpReply(parseMac(RS_MAC), parseArp(io[1].sent[0])!));
+  d.pollOnce();
+  io[0].inbox.push(
+    Frame.eth({ src: CLIENT_MAC, dst: DIR_MAC[0] }).ipv4({ src: "198.18.0.1", dst: "198.18.0.100" })
+      .tcp({ sport: 40001, dport: 80, flags: "S" }).build(),
+  );
+  d.pollOnce();
+  io[1].inbox.push(
+    Frame.eth({ src: RS_MAC, dst: DIR_MAC[1] }).ipv4({ src: "198.18.1.1", dst: "198.18.0.1" })
+      .tcp({ sport: 8080, dport: 40001, flags: "SA" }).build(),
+  );
+  d.pollOnce();
+  const synAck = decode(io[0].sent.at(-1)!);
+  assert.equal(synAck.dstMac, CLIENT_MAC, "learned from the SYN, before the engine rewrote it");
+  assert.equal(d.snapshot().reasons.no_neigh ?? 0, 0);
+  assert.equal(
+    d.neigh.get("198.18.1.1")?.mac && formatMac(d.neigh.get("198.18.1.1")!.mac!),
+    RS_MAC,
+  );
+  assert.equal(
+    d.neigh.get("198.18.1.1")?.wanted,
+    true,
+    "a real server is never taken for a client",
+  );
+});
+
+Deno.test("Director.reconfigure() keeps what did not change and edits, adds and deletes the rest", () => {
+  const calls: string[] = [];
+  const engine = createPassthroughEngine(CONFIG);
+  for (const k of ["addService", "editService", "delService", "addDest", "editDest", "delDest"]) {
+    const e = engine as unknown as Record<string, (...a: unknown[]) => number>;
+    const f = e[k].bind(engine);
+    e[k] = (...a: unknown[]) => {
+      calls.push(k);
+      return f(...a);
+    };
+  }
+  const { d } = rigWith(engine);
+  const base = nat()[0];
+  const dest = (addr: string, weight = 1) => ({ ...base.dests[0], addr: parseIp(addr), weight });
+  calls.length = 0;
+  const changes = d.reconfigure([
+    { spec: { ...base.spec, sched: SCHED_RR }, dests: [dest("198.18.1.1", 3), dest("198.18.1.2")] },
+    { spec: { ...base.spec, port: 443 }, dests: [dest("198.18.1.3")] },
+  ]);
+  assert.deepEqual(calls, ["editDest", "addDest", "addService", "addDest"]);
+  assert.equal(changes.length, 3, changes.join("\n"));
+  calls.length = 0;
+  d.reconfigure([{ spec: base.spec, dests: [dest("198.18.1.2")] }]);
+  assert.deepEqual(calls, ["delDest", "delService"]);
+  assert.equal(d.services.length, 1);
 });

@@ -11,8 +11,14 @@ import { clientHashProgram } from "../io/fanout_bpf.ts";
 import { denoSys } from "../io/sys_deno.ts";
 import type { ServicePlan } from "./config.ts";
 import { Director, type DirectorPort } from "./director.ts";
-import { makeEngine, openPorts, tuneEngine } from "./ports_deno.ts";
-import { CTL_MAIL, CTL_STOP, type FromWorker, type ToWorker, type WorkerIo } from "./worker_protocol.ts";
+import { makeEngine, openPorts, tuneEngine } from "./ports.ts";
+import {
+  CTL_MAIL,
+  CTL_STOP,
+  type FromWorker,
+  type ToWorker,
+  type WorkerIo,
+} from "./worker_protocol.ts";
 
 /** Timers (expiry, neighbours) and the mailbox are looked at this often under load, ms. */
 const TICK_MS = 10;
@@ -91,7 +97,9 @@ async function start(m: Extract<ToWorker, { type: "init" }>): Promise<WorkerIo> 
   tuneEngine(engine, plan);
   fanout = m.fanoutGroup > 0;
   const hash = m.io.fanout === "hash";
-  ports = openPorts(plan, engine, index === 0 ? log : () => {}, {
+  const sysfs = (ifname: string, file: string) =>
+    Deno.readTextFileSync(`/sys/class/net/${ifname}/${file}`).trim();
+  ports = openPorts(denoSys(), sysfs, plan, engine, index === 0 ? log : () => {}, {
     fanout: fanout
       ? {
         group: m.fanoutGroup,
@@ -130,7 +138,14 @@ async function loop(d: Director, io: WorkerIo): Promise<void> {
   const idleMs = io.idleMs ?? 20;
   let nextTick = 0;
   let readyPosted = false;
+  let holdUntil = Infinity;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {
+    if (readyPosted && performance.now() < holdUntil) {
+      Atomics.wait(nap, 0, 0, 1);
+      if (Atomics.load(ctl, CTL_STOP) !== 0) break;
+      continue;
+    }
     const got = d.pollOnce();
     const now = performance.now();
     if (now >= nextTick || got === 0) {
@@ -140,6 +155,7 @@ async function loop(d: Director, io: WorkerIo): Promise<void> {
       }
       if (!readyPosted && d.ready) {
         readyPosted = true;
+        holdUntil = performance.now() + (io.holdMs ?? 0);
         post({ type: "ready", index });
       }
       if (Atomics.load(ctl, CTL_STOP) !== 0) break;

@@ -33,6 +33,11 @@ export interface WorkerIo {
    * replies would reach another worker's shard).
    */
   fanout?: "client" | "hash";
+  /**
+   * Benchmarks only: once ready, leave the sockets unread for this long (ms),
+   * so a backlog builds up whose drain rate is the workers' capacity.
+   */
+  holdMs?: number;
 }
 
 export type ToWorker =

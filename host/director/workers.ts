@@ -30,11 +30,19 @@ export class WorkerPool {
   #workers: Worker[] = [];
   #ctl: Int32Array;
   #log: (line: string) => void;
-  #pending = new Map<number, { want: number; got: DirectorSnapshot[]; done: (s: DirectorSnapshot) => void }>();
+  #pending = new Map<
+    number,
+    { want: number; got: DirectorSnapshot[]; done: (s: DirectorSnapshot) => void }
+  >();
   #nextId = 1;
   #ready = new Set<number>();
   #readyWaiters: (() => void)[] = [];
-  #reloads: { want: number; got: { changes: string[]; error?: string }[]; done: (c: string[]) => void; fail: (e: Error) => void } | null = null;
+  #reloads: {
+    want: number;
+    got: { changes: string[]; error?: string }[];
+    done: (c: string[]) => void;
+    fail: (e: Error) => void;
+  } | null = null;
   #stopped: DirectorSnapshot[] = [];
   /** Neighbours learned so far, replayed to each worker as it opens. */
   #neigh = new Map<string, { addr: Uint8Array; mac: Uint8Array; port: number }>();

@@ -71,7 +71,11 @@ export const R_NOT_VIP = 21;
 export const R_TCP_NO_SYN = 22;
 export const R_NOT_L4 = 23;
 export const R_FTP_DATA = 24;
-export const R_COUNT = 25;
+export const R_ICMP_BAD_CSUM = 25;
+export const R_ICMP_UNRELATED = 26;
+export const R_DROP_PACKET = 27;
+export const R_COUNT = 28;
+export const REASON_PASS_MASK = 0x5f00000;
 export const C_RX = 0;
 export const C_TX = 1;
 export const C_DROP = 2;
@@ -85,8 +89,11 @@ export const C_IN_PKTS = 9;
 export const C_OUT_PKTS = 10;
 export const C_IN_BYTES = 11;
 export const C_OUT_BYTES = 12;
+export const C_ICMP_SENT = 13;
+export const C_ICMP_SUPPRESSED = 14;
+export const C_CONN_DROPPED = 15;
 export const C_REASON_BASE = 16;
-export const C_COUNT = 41;
+export const C_COUNT = 44;
 export const S_CONNS = 0;
 export const S_IN_PKTS = 1;
 export const S_OUT_PKTS = 2;
@@ -180,7 +187,15 @@ export const SYS_EXPIRE_QUIESCENT_TEMPLATE = 4;
 export const SYS_LBLC_EXPIRATION = 5;
 export const SYS_LBLCR_EXPIRATION = 6;
 export const SYS_IP_UNPRIVILEGED_PORT_START = 7;
-export const SYS_COUNT = 8;
+export const SYS_ICMP_MSGS_PER_SEC = 8;
+export const SYS_ICMP_MSGS_BURST = 9;
+export const SYS_AMEMTHRESH = 10;
+export const SYS_AM_DROPRATE = 11;
+export const SYS_DROP_ENTRY = 12;
+export const SYS_DROP_PACKET = 13;
+export const SYS_SECURE_TCP = 14;
+export const SYS_CONN_MAX = 15;
+export const SYS_COUNT = 16;
 export const ENOENT = 2;
 export const ESRCH = 3;
 export const ENOMEM = 12;
@@ -286,6 +301,9 @@ export const REASON_NAMES: readonly string[] = [
   "tcp_no_syn",
   "not_l4",
   "ftp_data",
+  "icmp_bad_csum",
+  "icmp_unrelated",
+  "drop_packet",
 ];
 
 /** TCP state names as `ipvsadm -Lc` prints them, indexed by state. */

@@ -104,15 +104,19 @@ const T2_STATUS = 0, T2_LEN = 4, T2_SNAPLEN = 8, T2_MAC = 12, T2_VLAN_TCI = 24, 
 const T2_PKTTYPE = 32 + 10;
 
 /**
- * The first host slot where an RX ring may start (a page boundary of the
- * engine memory) and how many ring frames fit after it, for `ports` ports.
- * Returns null when the host slots leave fewer than 2 frames a port.
+ * The first host slot where an RX ring may start (a page boundary in memory)
+ * and how many ring frames fit after it, for `ports` ports. Returns null when
+ * slots do not fall on half pages, or leave fewer than 2 frames a port.
  */
-export function ringPlan(area: FrameArea, ports: number): RxRing[] | null {
-  const firstSlot = ((4096 - (area.slots % 4096)) % 4096) / SLOT_SIZE;
+export function ringPlan(sys: Sys, area: FrameArea, ports: number): RxRing[] | null {
+  const at = Number(sys.addressOf(area.memory, area.slots) % 4096n);
+  const firstSlot = ((4096 - at) % 4096) / SLOT_SIZE;
   const each = Math.floor((area.batch - firstSlot) / ports / 2) * 2;
   if (!Number.isInteger(firstSlot) || each < 2) return null;
-  return Array.from({ length: ports }, (_, i) => ({ firstSlot: firstSlot + i * each, frames: each }));
+  return Array.from(
+    { length: ports },
+    (_, i) => ({ firstSlot: firstSlot + i * each, frames: each }),
+  );
 }
 
 export interface AfPacketOptions {
@@ -210,6 +214,17 @@ export function setFanoutProgram(sys: Sys, fd: number, program: Uint8Array): voi
     sys.setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, fprog, 16),
     "setsockopt(PACKET_FANOUT_DATA)",
   );
+}
+
+/**
+ * Frames not to hand to the engine: our own output, and other hosts' unicast
+ * (promiscuous ports, bridges). A frame with a VLAN tag no local VLAN device
+ * claims is also marked PACKET_OTHERHOST by the kernel (__netif_receive_skb_core),
+ * whatever its destination: those are kept, the director works on trunks.
+ */
+function filtered(pkttype: number, status: number): boolean {
+  return pkttype === PACKET_OUTGOING ||
+    (pkttype === PACKET_OTHERHOST && (status & TP_STATUS_VLAN_VALID) === 0);
 }
 
 function ringAddress(sys: Sys, area: FrameArea, ring: RxRing): bigint {
@@ -402,19 +417,20 @@ class AfPacketPort implements FramePort {
     const mdv = this.#memDv;
     let written = 0;
     for (let j = first; j < first + got; j++) {
-      const pkttype = this.#rx[this.#nameAt(j) + 10];
-      if (pkttype === PACKET_OUTGOING || pkttype === PACKET_OTHERHOST) {
-        this.stats.rxFiltered++;
-        continue;
-      }
       let len = dv.getUint32(j * MMSG + 56, true);
       const frameOff = area.slots + j * SLOT_SIZE + HEADROOM;
       const aux = this.#aux(j);
       const status = aux < 0 ? 0 : dv.getUint32(aux, true);
+      if (filtered(this.#rx[this.#nameAt(j) + 10], status)) {
+        this.stats.rxFiltered++;
+        continue;
+      }
       if (status & TP_STATUS_VLAN_VALID && len + 4 <= MAX_FRAME && len >= 12) {
         // The kernel took the 802.1Q tag off (VLAN offload) and left it in the aux data: put it back,
         // so the engine sees the frame as it was on the wire and its output keeps the tag.
-        const tpid = status & TP_STATUS_VLAN_TPID_VALID ? dv.getUint16(aux + 18, true) : ETH_P_8021Q;
+        const tpid = status & TP_STATUS_VLAN_TPID_VALID
+          ? dv.getUint16(aux + 18, true)
+          : ETH_P_8021Q;
         const tci = dv.getUint16(aux + 16, true);
         this.#mem.copyWithin(frameOff + 16, frameOff + 12, frameOff + len);
         mdv.setUint16(frameOff + 12, tpid);
@@ -469,8 +485,7 @@ class AfPacketPort implements FramePort {
       this.#ringHead = (this.#ringHead + 1) % ring.frames;
       this.#ringHeld++;
       cur.ring++;
-      const pkttype = mem[at + T2_PKTTYPE];
-      if (pkttype === PACKET_OUTGOING || pkttype === PACKET_OTHERHOST) {
+      if (filtered(mem[at + T2_PKTTYPE], status)) {
         this.stats.rxFiltered++;
         continue;
       }
@@ -513,7 +528,9 @@ class AfPacketPort implements FramePort {
   dropped(): number {
     const len = new Uint8Array(4);
     new DataView(len.buffer).setUint32(0, 12, true);
-    if (this.#sys.getsockopt(this.fd, SOL_PACKET, PACKET_STATISTICS, this.#statBuf, len) < 0) return 0;
+    if (this.#sys.getsockopt(this.fd, SOL_PACKET, PACKET_STATISTICS, this.#statBuf, len) < 0) {
+      return 0;
+    }
     return new DataView(this.#statBuf.buffer).getUint32(4, true);
   }
 

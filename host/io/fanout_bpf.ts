@@ -150,7 +150,9 @@ export function clientHashProgram(rs: readonly Uint8Array[]): Uint8Array {
   });
   const fold6 = (off: number) => {
     a.op(LD | W | ABS, net(off)).op(MISC | TAX);
-    for (let w = 1; w < 4; w++) a.op(LD | W | ABS, net(off + 4 * w)).op(ALU | XOR | X).op(MISC | TAX);
+    for (let w = 1; w < 4; w++) {
+      a.op(LD | W | ABS, net(off + 4 * w)).op(ALU | XOR | X).op(MISC | TAX);
+    }
     a.op(MISC | TXA); // A = the folded address
   };
   a.op(LD | H | ABS, net(40)).op(ST, 0);

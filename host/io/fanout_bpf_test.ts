@@ -41,12 +41,23 @@ function run(prog: Uint8Array, f: Uint8Array): number {
     else if (cls === 4) {
       const src = code & 8 ? x : k;
       switch (code & 0xf0) {
-        case 0x20: a = Math.imul(a, src) >>> 0; break;
-        case 0x50: a = (a & src) >>> 0; break;
-        case 0x60: a = (a << src) >>> 0; break;
-        case 0x70: a = a >>> src; break;
-        case 0xa0: a = (a ^ src) >>> 0; break;
-        default: throw new Error(`alu ${code}`);
+        case 0x20:
+          a = Math.imul(a, src) >>> 0;
+          break;
+        case 0x50:
+          a = (a & src) >>> 0;
+          break;
+        case 0x60:
+          a = (a << src) >>> 0;
+          break;
+        case 0x70:
+          a = a >>> src;
+          break;
+        case 0xa0:
+          a = (a ^ src) >>> 0;
+          break;
+        default:
+          throw new Error(`alu ${code}`);
       }
     } else if (cls === 5) {
       if ((code & 0xf0) === 0) pc += k;

@@ -70,7 +70,8 @@ export function denoSys(): Sys {
       return v === 0xffffffffffffffffn ? -1n : v;
     },
     munmap: (addr, len) => c.munmap(Deno.UnsafePointer.create(addr), BigInt(len)),
-    view: (addr, len) => Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(addr)!, len),
+    view: (addr, len) =>
+      Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(addr)!, len),
     ifNameToIndex: (n) => c.if_nametoindex(cString(n)),
     errno: () => (errnoPtr === null ? 0 : new Deno.UnsafePointerView(errnoPtr).getInt32()),
     strerror(e) {

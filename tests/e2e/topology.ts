@@ -251,22 +251,24 @@ export function e2eEngine(): "wasm" | "ts" {
   return Deno.env.get("WVS_E2E_ENGINE") === "ts" ? "ts" : "wasm";
 }
 
-/** Starts the director in namespace lb and waits until it has resolved its real servers. */
+/** The command that runs the Deno director with config file `file`. */
+export function denoDirector(file: string, ...args: string[]): string[] {
+  return [Deno.execPath(), "run", "-A", `${REPO}host/director/main.ts`, "--config", file, ...args];
+}
+
+/**
+ * Starts the director in namespace lb and waits until it has resolved its real
+ * servers. `command` builds its argv from the config file (default: the Deno director).
+ */
 export async function startDirector(
   net: Netns,
   config: DirectorConfig,
   echo?: (l: string) => void,
+  command: (file: string) => string[] = denoDirector,
 ): Promise<{ proc: Spawned; configFile: string }> {
   const configFile = await Deno.makeTempFile({ prefix: "wvs-director-", suffix: ".json" });
   await Deno.writeTextFile(configFile, JSON.stringify(config, null, 2));
-  const proc = net.spawn("lb", [
-    Deno.execPath(),
-    "run",
-    "-A",
-    `${REPO}host/director/main.ts`,
-    "--config",
-    configFile,
-  ], echo);
+  const proc = net.spawn("lb", command(configFile), echo);
   const exited = proc.child.status.then((s) => {
     throw new Error(
       `Director exited early (code ${s.code}): ${

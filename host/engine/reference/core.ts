@@ -18,6 +18,9 @@ import * as udpWire from "./wire/udp.ts";
 import * as xmit from "./xmit.ts";
 import { persistAssure, persistAttach, persistSchedule, tplTouch } from "./persist.ts";
 import { syncPacket } from "./sync.ts";
+import { OTHER_L4, otherL4 } from "./edge.ts";
+import { icmpPortUnreach } from "./icmp_send.ts";
+import { defenseAdmit, defenseTick } from "./defense.ts";
 
 // Hot-path bindings as module-local consts: see state.ts, "Why local consts".
 const {
@@ -62,6 +65,7 @@ const {
   R_NONE,
   R_NOT_IP,
   R_NOT_L4,
+  REASON_PASS_MASK,
   R_NOT_VIP,
   R_TCP_NO_SYN,
   R_TRUNC_L2,
@@ -237,7 +241,7 @@ function parse(st: EngineState, p: Packet, len: number): number {
     if (ulen < UDP_HEADER_LEN || ulen > l4len) return R_BAD_UDP_LEN;
     p.tcpFlags = 0;
   } else {
-    return R_NOT_L4;
+    return OTHER_L4; // issue 7: ICMP errors and the other protocols (edge.ts)
   }
   p.sport = dv.getUint16(th + TCP_SRC_PORT, true);
   p.dport = dv.getUint16(th + TCP_DST_PORT, true);
@@ -277,6 +281,9 @@ function newConn(st: EngineState, p: Packet, mark: number, nowMs: number): numbe
       return -R_TCP_NO_SYN;
     }
   }
+  // Issue 7: drop_packet and the connection limit (defense.ts), before scheduling.
+  const a = defenseAdmit(st, p.af);
+  if (a !== 0) return -a;
   // ip_vs_schedule: FTP data (source port 20) is never scheduled.
   if (p.sport === FTP_DATA_WIRE) return -R_FTP_DATA;
   const dests = st.dests;
@@ -287,14 +294,14 @@ function newConn(st: EngineState, p: Packet, mark: number, nowMs: number): numbe
   let d;
   if (persistent) {
     d = persistSchedule(st, p, s, nowMs);
-    if (d === NO_DEST) return -tc.err;
+    if (d === NO_DEST) return -(tc.err === R_NO_DEST ? icmpPortUnreach(st, p) : tc.err);
   } else {
     tc.tpl = -1;
     // A non-persistent, non-fwmark service takes only its own port (FTP and port-zero
     // fallbacks end here).
     if (svcs.fwmark[s] === 0 && p.dport !== svcPort) return -R_NO_DEST;
     d = SCHEDULERS[svcs.sched[s]].schedule(svcs, dests, s, st.sched);
-    if (d === NO_DEST) return -R_NO_DEST;
+    if (d === NO_DEST) return -icmpPortUnreach(st, p); // ip_vs_leave: port unreachable
   }
   const conns = st.conns;
   if (!conns.hasRoom(p.af)) {
@@ -357,7 +364,7 @@ function onPacket(
     const flags = conns.flags[c];
     const dir = out ? DIR_OUT : (flags & IP_VS_CONN_F_NOOUTPUT) !== 0 ? DIR_IN_ONLY : DIR_IN;
     const old = conns.state[c];
-    const ns = tcpNextState(dir, p.tcpFlags, old);
+    const ns = tcpNextState(dir + st.edge.tcpDir, p.tcpFlags, old); // + DIR_DOS: secure_tcp
     if (TCP_ACTIVE[old] !== TCP_ACTIVE[ns]) {
       const active = TCP_ACTIVE[ns] !== 0;
       dests.setActive(d, active);
@@ -386,9 +393,11 @@ function handleFrame(st: EngineState, rx: number, tx: number, nowMs: number): nu
   if (slot >= st.batch || len > MAX_FRAME) return R_BAD_DESC;
   const p = st.pkt;
   p.slot = slot;
+  p.rx = rx;
+  p.tx = tx;
   p.base = st.slots + slot * SLOT_SIZE + HEADROOM;
   const r = parse(st, p, len);
-  if (r !== R_NONE) return r;
+  if (r !== R_NONE) return r === OTHER_L4 ? otherL4(st, p) : r;
 
   const conns = st.conns;
   let c = conns.inGet(p);
@@ -432,6 +441,7 @@ function handleFrame(st: EngineState, rx: number, tx: number, nowMs: number): nu
 export function processBatch(st: EngineState, n: number, now: number): number {
   const nowMs = Math.floor(now / 1000) >>> 0;
   st.sched.nowMs = nowMs;
+  defenseTick(st); // issue 7: once a second, the defense strategies (defense.ts)
   const count = n > st.batch ? st.batch : n > 0 ? Math.floor(n) : 0;
   const u8 = st.u8;
   const ctr = st.counters;
@@ -445,12 +455,15 @@ export function processBatch(st: EngineState, n: number, now: number): number {
       u8[desc + RXD_VERDICT] = V_TX;
       nTx++;
     } else {
-      // The ABI orders reasons so that drops come before R_NOT_IP and passes from it on.
-      const pass = reason >= R_NOT_IP;
+      // REASON_PASS_MASK (abi.ts) names the pass reasons; every pass reason is below 32.
+      const pass = reason < 32 && ((REASON_PASS_MASK >>> reason) & 1) !== 0;
       ctr[pass ? C_PASS : C_DROP]++;
       ctr[C_REASON_BASE + reason]++;
       u8[desc + RXD_VERDICT] = pass ? V_PASS : V_DROP;
     }
+    // Issue 7: TX descriptors the frame wrote besides its own (ICMP errors, fragments).
+    nTx += st.edge.gen;
+    st.edge.gen = 0;
     u8[desc + RXD_REASON] = reason;
   }
   return nTx;

@@ -107,7 +107,11 @@ export class TemplateChains {
   find(af: number, proto: number, vport: number): number {
     const conns = this.#st.conns;
     const k = this.key;
-    for (let c = this.#buckets[hashKey(af, proto, k, vport) & this.#mask]; c >= 0; c = this.#next[c]) {
+    for (
+      let c = this.#buckets[hashKey(af, proto, k, vport) & this.#mask];
+      c >= 0;
+      c = this.#next[c]
+    ) {
       if (conns.vport[c] !== vport || conns.proto[c] !== proto || conns.af[c] !== af) continue;
       this.#keyOf(c, this.#k);
       let same = true;
@@ -202,13 +206,13 @@ function clientNet(svcs: ServiceTable, svc: number, p: Packet, k: Uint32Array): 
   k.fill(0, 0, 4);
   if (p.af === AF_INET) {
     // The netmask is host order; the address word holds wire bytes little-endian.
-    const m = ((mask << 24) | ((mask & 0xff00) << 8) | ((mask >>> 8) & 0xff00) | (mask >>> 24));
+    const m = (mask << 24) | ((mask & 0xff00) << 8) | ((mask >>> 8) & 0xff00) | (mask >>> 24);
     k[0] = (p.s0 & m) >>> 0;
     return;
   }
-  const s = [p.s0, p.s1, p.s2, p.s3];
   const plen = Math.min(mask, 128);
   for (let i = 0; i < 4; i++) {
+    const w = i === 0 ? p.s0 : i === 1 ? p.s1 : i === 2 ? p.s2 : p.s3;
     const bits = Math.max(0, Math.min(plen - 32 * i, 32));
     // Mask the first `bits` wire bytes' bits: the word is little-endian, so byte j is
     // bits 8j..8j+7 and the address bits run from each byte's top bit down.
@@ -217,7 +221,7 @@ function clientNet(svcs: ServiceTable, svc: number, p: Packet, k: Uint32Array): 
       const b = Math.max(0, Math.min(bits - 8 * j, 8));
       m |= ((0xff00 >> b) & 0xff) << (8 * j);
     }
-    k[i] = (s[i] & m) >>> 0;
+    k[i] = (w & m) >>> 0;
   }
 }
 
@@ -324,4 +328,3 @@ export function flushNodest(st: EngineState): void {
     if (ctl >= 0 && conns.af[ctl] !== 0 && conns.nControl[ctl] === 0) conns.free(ctl);
   }
 }
-

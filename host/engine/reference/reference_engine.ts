@@ -38,6 +38,7 @@ import { syncConn } from "./sync.ts";
 import { swap16 } from "./wire/bytes.ts";
 import { formatIpv4 } from "./wire/ipv4.ts";
 import { formatIpv6 } from "./wire/ipv6.ts";
+import { defenseSysctl } from "./defense.ts";
 
 /** Largest timeout (s) whose value in ms still fits the wrap-safe i32 expiry compare. */
 const MAX_TIMEOUT = 2147483;
@@ -60,7 +61,9 @@ export class ReferenceEngine implements Engine {
   }
 
   setSysctl(index: number, value: number): void {
-    if (ctl.isInt(index, 0, SYS_COUNT - 1)) this.#st.sysctl[index] = value | 0;
+    if (!ctl.isInt(index, 0, SYS_COUNT - 1)) return;
+    this.#st.sysctl[index] = value | 0;
+    defenseSysctl(this.#st, index); // issue 7: a defense setting takes effect at the next batch
   }
 
   setTimeouts(tcp: number, tcpfin: number, udp: number): void {

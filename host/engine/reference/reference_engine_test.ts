@@ -771,7 +771,9 @@ Deno.test("malformed and unwanted frames get their drop or pass reason and count
       const r = one(io, frame);
       assert.equal(r.reason, reason);
       assert.equal(r.verdict, verdict);
-      assert.equal(r.tx, undefined);
+      // Issue 7: TTL 1 sends the client an ICMP time exceeded; nothing else leaves.
+      if (reason !== R_TTL_EXCEEDED) assert.equal(r.tx, undefined);
+      else assert.equal(r.tx?.[14 + 9], 1, "an ICMP error");
       const after = e.counters();
       assert.equal(after[C_RX] - before[C_RX], 1);
       assert.equal(after[C_REASON_BASE + reason] - before[C_REASON_BASE + reason], 1);
@@ -802,7 +804,7 @@ Deno.test("forwarding failures: no dest, no neighbour, MTU, tunnel source, full 
     assert.equal(r.reason, R_NO_NEIGH);
     assert.equal(e.dumpConns().length, 1, "the entry exists; only the transmit failed");
   });
-  await t.step("a DF packet above the port MTU drops with mtu_exceeded, without DF it goes", () => {
+  await t.step("a DF packet above the port MTU drops with mtu_exceeded, without DF it is fragmented", () => {
     const { e, io } = lab();
     e.setPort(0, { mac: macBytes(DIR_MAC), mtu: 100 });
     addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [
@@ -810,9 +812,12 @@ Deno.test("forwarding failures: no dest, no neighbour, MTU, tunnel source, full 
     ]);
     const big = (df: boolean, sport: number) =>
       Frame.eth().ipv4({ src: CLIENT4, dst: VIP4, df }).tcp({ sport, dport: 80, flags: "S" })
-        .payload(new Uint8Array(200)).build();
+        .payload(new Uint8Array(100)).build();
     assert.equal(one(io, big(true, 1)).reason, R_MTU_EXCEEDED);
-    assert.equal(one(io, big(false, 2)).verdict, V_TX);
+    // Issue 7: without DF, two fragments (80 + 60 bytes of a 160-byte packet's payload).
+    const r = io.run([big(false, 2)], T0);
+    assert.equal(r.verdicts[0], V_TX);
+    assert.deepEqual(r.tx.map((x) => x.bytes.length), [14 + 100, 14 + 20 + 40]);
   });
   await t.step("a tunnel from a port without an IPv4 address drops with no_tun_src", () => {
     const { e, io } = lab(CONFIG, false);
@@ -821,7 +826,7 @@ Deno.test("forwarding failures: no dest, no neighbour, MTU, tunnel source, full 
     ]);
     assert.equal(one(io, tcp4("S")).reason, R_NO_TUN_SRC);
   });
-  await t.step("a tunnel packet above MTU - 20 drops even without DF", () => {
+  await t.step("a tunnel packet above MTU - 20 drops with DF, its outer header is fragmented without", () => {
     const { e, io } = lab();
     e.setPort(0, { mac: macBytes(DIR_MAC), mtu: 120, addr4: ipBytes("198.18.0.254") });
     addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [
@@ -830,8 +835,11 @@ Deno.test("forwarding failures: no dest, no neighbour, MTU, tunnel source, full 
     const f = (n: number, sport: number) =>
       Frame.eth().ipv4({ src: CLIENT4, dst: VIP4 }).tcp({ sport, dport: 80, flags: "S" })
         .payload(new Uint8Array(n)).build();
-    assert.equal(one(io, f(61, 1)).reason, R_MTU_EXCEEDED, "101 > 100");
-    assert.equal(one(io, f(60, 2)).verdict, V_TX, "100 fits");
+    const df = Frame.eth().ipv4({ src: CLIENT4, dst: VIP4, df: true }).tcp({ sport: 3, dport: 80, flags: "S" })
+      .payload(new Uint8Array(61)).build();
+    assert.equal(one(io, df).reason, R_MTU_EXCEEDED, "101 > 100 with DF");
+    assert.equal(io.run([f(61, 1)], T0).tx.length, 2, "101 > 100 without DF: two outer fragments");
+    assert.equal(io.run([f(60, 2)], T0).tx.length, 1, "100 fits");
   });
   await t.step("a full table drops with conn_full; IPv6 also needs a free block", () => {
     const { e, io } = lab({ ...CONFIG, maxConns: 3, maxConns6: 1 });

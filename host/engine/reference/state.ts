@@ -47,6 +47,7 @@ import { SchedIndex } from "./sched/index.ts";
 import { schedConfig } from "../sched_config.ts";
 import { createCounters } from "./stats.ts";
 import { SyncState } from "./sync.ts";
+import { EdgeState } from "./edge_state.ts";
 
 /** Timeout of a freshly created entry, seconds (replaced by its first state's timeout). */
 const NEW_TIMEOUT = 3;
@@ -86,6 +87,18 @@ export class Packet {
   d3 = 0;
   sport = 0;
   dport = 0;
+  /** RX descriptor index of the frame and the TX descriptor its own output would take. */
+  rx = 0;
+  tx = 0;
+  /** Issue 7: how NAT rewrites this packet (edge.ts PK_*); PK_L4 outside the edge paths. */
+  kind = 0;
+  /** ICMP errors: the quoted IP header, its L4 header, the end of the ICMP payload. */
+  innerIp = 0;
+  innerL4 = 0;
+  innerEnd = 0;
+  innerProto = 0;
+  /** Set by the MTU check (pmtu.ts): fragment the outermost IPv4 header to this MTU (0: no). */
+  fragMtu = 0;
 }
 
 function count(v: number | undefined, name: string, min: number, max: number): number {
@@ -125,6 +138,8 @@ export class EngineState {
   readonly templates: TemplateChains;
   /** Connection sync: settings, per-entry history, and the ring in `memory` (sync.ts). */
   readonly sync: SyncState;
+  /** Issue 7: ICMP generation, fragments, defense, the FTP helper (edge.ts). */
+  readonly edge = new EdgeState();
 
   constructor(config: EngineConfig) {
     const batch = count(config.batch, "batch", 1, 4096);
@@ -186,6 +201,7 @@ export class EngineState {
     this.sysctl[SYS_LBLC_EXPIRATION] = 86400;
     this.sysctl[SYS_LBLCR_EXPIRATION] = 86400;
     this.sysctl[SYS_IP_UNPRIVILEGED_PORT_START] = 1024;
+    this.edge.reset(this.sysctl, maxConns);
   }
 
   setTimeout(slot: number, seconds: number): void {

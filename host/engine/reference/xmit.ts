@@ -13,6 +13,9 @@ import * as ethernetWire from "./wire/ethernet.ts";
 import * as ipv4Wire from "./wire/ipv4.ts";
 import * as ipv6Wire from "./wire/ipv6.ts";
 import * as tcpWire from "./wire/tcp.ts";
+import { natEdge, PK_L4 } from "./edge.ts";
+import { icmpTimeExceeded } from "./icmp_send.ts";
+import { ip4FragmentOut, mtuCheck } from "./pmtu.ts";
 
 // Hot-path bindings as module-local consts: see state.ts, "Why local consts".
 const {
@@ -183,7 +186,7 @@ export function transmit(
   const ip = p.ip;
   const v4 = p.af === AF_INET;
   const ttl = u8[ip + (v4 ? IPV4_TTL : IPV6_HOP_LIMIT)];
-  if (ttl <= 1) return R_TTL_EXCEEDED;
+  if (ttl <= 1) return icmpTimeExceeded(st, p, out); // issue 7: time exceeded to the sender
 
   // Every check comes before the first write, so a dropped frame stays as received.
   const fwd = st.conns.flags[c] & IP_VS_CONN_F_FWD_MASK;
@@ -209,16 +212,17 @@ export function transmit(
   const tun = fwd === IP_VS_CONN_F_TUNNEL;
   const outer4 = dests.af[d] === AF_INET;
   let hdr = 0;
-  if (tun) {
-    hdr = outer4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
-    // No outer fragmentation yet: anything over the tunnel MTU is dropped, DF or not.
-    if (p.iplen > mtu - hdr) return R_MTU_EXCEEDED;
-    if ((outer4 ? st.ports.has4[port] : st.ports.has6[port]) === 0) return R_NO_TUN_SRC;
-  } else if (p.iplen > mtu && (!v4 || (u8[ip + IPV4_FRAG] & IPV4_DF_BYTE) !== 0)) {
-    return R_MTU_EXCEEDED;
-  }
+  if (tun) hdr = outer4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
+  // Issue 7 (pmtu.ts): too big -> ICMP frag needed / packet too big, or fragment (no DF).
+  const mr = mtuCheck(st, p, hdr, mtu, out);
+  if (mr !== 0) return mr;
+  if (tun && (outer4 ? st.ports.has4[port] : st.ports.has6[port]) === 0) return R_NO_TUN_SRC;
 
-  let hdrDelta = fwd === IP_VS_CONN_F_MASQ ? natRewrite(st, p, c, out) : 0;
+  let hdrDelta = fwd !== IP_VS_CONN_F_MASQ
+    ? 0
+    : p.kind === PK_L4
+    ? natRewrite(st, p, c, out)
+    : natEdge(st, p, c, out);
   if (v4) {
     // Little-endian load of the TTL/protocol word: TTL is the low byte (>= 2, no borrow).
     const w = dv.getUint16(ip + IPV4_TTL, true);
@@ -240,6 +244,7 @@ export function transmit(
   dv.setUint32(f + ETH_SRC, st.ports.macLo[port], true);
   dv.setUint16(f + ETH_SRC + 4, st.ports.macHi[port], true);
 
+  if (p.fragMtu !== 0) return ip4FragmentOut(st, p, f, hdr, port, tx); // issue 7
   const t = st.txDesc + tx * TXD_SIZE;
   dv.setUint32(t + TXD_SLOT, p.slot, true);
   dv.setUint16(t + TXD_OFF, HEADROOM - hdr, true);

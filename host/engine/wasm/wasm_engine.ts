@@ -585,7 +585,9 @@ class WasmEngine implements Engine {
   schedTable(svc: number): Int32Array {
     const n = this.#x.schedTableInto(index(svc));
     const base = this.layout[L_SCRATCH] >>> 2;
-    return n > 0 ? Int32Array.from(this.#u32.subarray(base, base + n), (v) => v | 0) : new Int32Array(0);
+    return n > 0
+      ? Int32Array.from(this.#u32.subarray(base, base + n), (v) => v | 0)
+      : new Int32Array(0);
   }
 
   destInfo(dest: number): DestInfo | null {

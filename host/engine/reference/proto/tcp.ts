@@ -70,8 +70,40 @@ export const TRANSITIONS: readonly (readonly (readonly number[])[])[] = [
   ],
 ];
 
-/** The same table flattened once for the packet path: index (dir × 4 + row) × 11 + state. */
-const FLAT = Uint8Array.from(TRANSITIONS.flat(2));
+/**
+ * secure_tcp's table ("tcp_states_dos", spec §3.4), used while the defense says so
+ * (defense.ts; directions DIR_DOS + dir). Cells that differ from TRANSITIONS are marked *.
+ */
+export const TRANSITIONS_DOS: readonly (readonly (readonly number[])[])[] = [
+  [
+    //  NO  ES  SS  SR  FW  TW  CL  CW  LA  LI  SA
+    [SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SA], // IN syn      *SA
+    [CL, CW, SS, TW, TW, TW, CL, CW, LA, LI, SA], // IN fin      *SA
+    [ES, ES, SS, SR, FW, TW, CL, CW, CL, LI, SA], // IN ack      *SR *SA
+    [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL], // IN rst      *CL
+  ],
+  [
+    [SS, ES, SS, SA, SS, SS, SS, SS, SS, LI, SA], // OUT syn     *SA *SA
+    [TW, FW, SS, TW, FW, TW, CL, TW, LA, LI, TW], // OUT fin
+    [ES, ES, SS, ES, FW, TW, CL, CW, LA, ES, ES], // OUT ack
+    [CL, CL, SS, CL, CL, TW, CL, CL, CL, CL, CL], // OUT rst
+  ],
+  [
+    [SA, ES, ES, SR, SA, SA, SA, SA, SA, SA, SA], // IN-ONLY syn *SA (8 cells)
+    [CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW], // IN-ONLY fin
+    [ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES], // IN-ONLY ack
+    [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL], // IN-ONLY rst
+  ],
+];
+
+/** Added to a direction to use TRANSITIONS_DOS (EdgeState.tcpDir while secure_tcp is on). */
+export const DIR_DOS = 3;
+
+/**
+ * Both tables flattened once for the packet path: index (dir × 4 + row) × 11 + state, the
+ * secure_tcp directions after the normal three.
+ */
+const FLAT = Uint8Array.from([...TRANSITIONS.flat(2), ...TRANSITIONS_DOS.flat(2)]);
 
 /** Default timeouts in seconds, indexed by state (§3.1; `--set` changes ES and FW only). */
 export const TCP_TIMEOUTS: readonly number[] = [2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120];

@@ -29,7 +29,12 @@ export const sh: SchedulerOps = {
 
   updateService(svcs, _dests, svc, dest, event, ctx) {
     if (event !== DEST_DELETED) return;
-    tableForget(ctx.tables, tableBase(ctx.tables, svcs.schedState, svc, SCHED_WORDS), SH_SIZE, dest);
+    tableForget(
+      ctx.tables,
+      tableBase(ctx.tables, svcs.schedState, svc, SCHED_WORDS),
+      SH_SIZE,
+      dest,
+    );
   },
 
   schedule(svcs, dests, svc, ctx) {

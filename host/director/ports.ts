@@ -1,12 +1,13 @@
-// Opening the director's engine and ports on Deno: the engine named in the
-// plan, and per interface an AF_PACKET socket (optionally joined to a fanout
-// group, several workers) or a TAP. MAC and MTU come from /sys/class/net.
-// Deno-specific; shared by main.ts (one thread) and worker_deno.ts (workers).
+// Opening the director's engine and ports: the engine named in the plan, and
+// per interface an AF_PACKET socket (optionally joined to a fanout group, for
+// several workers; optionally with an RX ring over the engine's slots) or a
+// TAP. MAC and MTU come from /sys/class/net. Runtime-agnostic over Sys and a
+// sysfs reader; shared by run.ts (Deno and Node) and worker_deno.ts.
 import type { Engine, EngineConfig } from "../engine/engine.ts";
-import { ringPlan } from "../io/af_packet.ts";
-import { openAfPacket } from "../io/af_packet_deno.ts";
+import { openAfPacket, ringPlan } from "../io/af_packet.ts";
 import { frameArea, type FramePort } from "../io/frame_io.ts";
-import { openTap } from "../io/tap_deno.ts";
+import type { Sys } from "../io/sys.ts";
+import { openTap } from "../io/tap.ts";
 import type { DirectorPlan } from "./config.ts";
 import type { DirectorPort } from "./director.ts";
 import { parseMac } from "./inet.ts";
@@ -30,9 +31,8 @@ export function tuneEngine(engine: Engine, plan: DirectorPlan): void {
   for (const [k, v] of plan.sysctl) engine.setSysctl(k, v);
 }
 
-function sysfs(ifname: string, file: string): string {
-  return Deno.readTextFileSync(`/sys/class/net/${ifname}/${file}`).trim();
-}
+/** Reads /sys/class/net/<ifname>/<file>, trimmed. */
+export type SysfsReader = (ifname: string, file: string) => string;
 
 export interface OpenPortsOptions {
   /** Join AF_PACKET port i to fanout group `group + i` with this mode and program. */
@@ -41,6 +41,8 @@ export interface OpenPortsOptions {
 
 /** Opens every port of the plan; on failure closes the ones already open. */
 export function openPorts(
+  sys: Sys,
+  sysfs: SysfsReader,
   plan: DirectorPlan,
   engine: Engine,
   log: (l: string) => void,
@@ -48,7 +50,7 @@ export function openPorts(
 ): DirectorPort[] {
   const area = frameArea(engine);
   const out: DirectorPort[] = [];
-  const rings = plan.io === "ring" ? ringPlan(area, plan.ports.length) : null;
+  const rings = plan.io === "ring" ? ringPlan(sys, area, plan.ports.length) : null;
   if (plan.io === "ring" && !rings) {
     throw new Error(`Cannot open the ports: ${area.batch} host slots are too few for rings`);
   }
@@ -56,11 +58,12 @@ export function openPorts(
     plan.ports.forEach((p, i) => {
       let io: FramePort;
       if (p.backend === "tap") {
-        io = openTap(p.ifname, area);
+        io = openTap(sys, p.ifname, area);
       } else {
         const fanout = o.fanout && { ...o.fanout, group: (o.fanout.group + i) & 0xffff };
-        const afp = openAfPacket(p.ifname, area, {
+        const afp = openAfPacket(sys, p.ifname, area, {
           keepOffloads: p.keepOffloads,
+          rcvbuf: plan.rcvbuf,
           fanout,
           rxRing: rings?.[i],
         });

@@ -1,0 +1,146 @@
+// Path MTU at transmit (ip_vs_xmit.c ensure_mtu_is_adequate, __mtu_check_toobig_v6, the
+// tunnel MTU of ip_vs_tunnel_xmit): too big and not to be fragmented (IPv4 with DF, IPv6)
+// → fragmentation needed / packet too big with the MTU; IPv4 that may be fragmented (no DF,
+// IPv4 tunnels with pmtu_disc = 0, ICMP errors whose DF IPVS ignores) → two fragments, the
+// second in the frame's engine-owned slot as an extra TX descriptor. Only an option-less
+// IPv4 header is fragmented (a tunnel's outer header, or the packet's own). Decided before
+// transmit writes a byte. Mirrors assembly/pmtu.ts. Runtime-agnostic.
+import * as abi from "../abi.gen.ts";
+import { PK_ICMP } from "./edge.ts";
+import { icmpTooBig } from "./icmp_send.ts";
+import type { EngineState, Packet } from "./state.ts";
+import * as bytesWire from "./wire/bytes.ts";
+import * as checksumWire from "./wire/checksum.ts";
+
+const {
+  AF_INET,
+  HEADROOM,
+  R_MTU_EXCEEDED,
+  R_NONE,
+  SLOT_SIZE,
+  SYS_PMTU_DISC,
+  TXD_LEN,
+  TXD_OFF,
+  TXD_PORT,
+  TXD_RX,
+  TXD_SIZE,
+  TXD_SLOT,
+} = abi;
+const { load16be, store16be } = bytesWire;
+const { finish, sumHeader } = checksumWire;
+
+const IP4_MIN_MTU = 68;
+const IP6_MIN_MTU = 1280;
+const IP4_MF = 0x2000;
+const IP4_OFFSET_MASK = 0x1fff;
+const IP4_HEADER_LEN = 20;
+
+/** True when `payload` bytes behind an `hl`-byte header fit two fragments of `mtu`. */
+function twoFragments(mtu: number, hl: number, payload: number): boolean {
+  if (mtu < hl + 8) return false;
+  const first = ((mtu - hl) >>> 3) << 3;
+  return payload - first <= mtu - hl;
+}
+
+/**
+ * The MTU check of step 12 (`outer` > 0: a tunnel with that outer header). Returns 0 (fits,
+ * or p.fragMtu set) or R_MTU_EXCEEDED after any ICMP error that is due.
+ */
+export function mtuCheck(
+  st: EngineState,
+  p: Packet,
+  outer: number,
+  mtu: number,
+  out: boolean,
+): number {
+  p.fragMtu = 0;
+  const iplen = p.iplen;
+  const v4 = p.af === AF_INET;
+  const relay = p.kind === PK_ICMP;
+  const df = v4 && (st.u8[p.ip + 6] & 0x40) !== 0;
+  if (outer !== 0) {
+    if (mtu < outer) return R_MTU_EXCEEDED;
+    const tmtu = mtu - outer;
+    if (!v4) {
+      if (tmtu < IP6_MIN_MTU) return R_MTU_EXCEEDED;
+      if (iplen <= tmtu) return 0;
+      return relay ? R_MTU_EXCEEDED : icmpTooBig(st, p, out, tmtu);
+    }
+    if (tmtu < IP4_MIN_MTU) return R_MTU_EXCEEDED;
+    const outer4 = outer === IP4_HEADER_LEN;
+    const noCheck = outer4 && st.sysctl[SYS_PMTU_DISC] === 0;
+    if (iplen <= tmtu) return 0;
+    if (!noCheck && df && !relay) return icmpTooBig(st, p, out, tmtu);
+    if (!outer4 || !twoFragments(mtu, IP4_HEADER_LEN, iplen)) return R_MTU_EXCEEDED;
+    p.fragMtu = mtu;
+    return 0;
+  }
+  if (iplen <= mtu) return 0;
+  if (!v4) return relay ? R_MTU_EXCEEDED : icmpTooBig(st, p, out, mtu);
+  if (df && !relay) return icmpTooBig(st, p, out, mtu);
+  const hl = (st.u8[p.ip] & 0x0f) * 4;
+  if (hl !== IP4_HEADER_LEN || !twoFragments(mtu, hl, iplen - hl)) return R_MTU_EXCEEDED;
+  p.fragMtu = mtu;
+  return 0;
+}
+
+function txDesc(
+  st: EngineState,
+  at: number,
+  slot: number,
+  off: number,
+  len: number,
+  port: number,
+  rx: number,
+): void {
+  const dv = st.dv;
+  const t = st.txDesc + at * TXD_SIZE;
+  dv.setUint32(t + TXD_SLOT, slot, true);
+  dv.setUint16(t + TXD_OFF, off, true);
+  dv.setUint16(t + TXD_LEN, len, true);
+  dv.setUint16(t + TXD_PORT, port, true);
+  dv.setUint16(t + TXD_PORT + 2, 0, true);
+  dv.setUint32(t + TXD_RX, rx, true);
+}
+
+/**
+ * Writes the two fragments of the finished frame at `frame` (IPv4 header at `frame + l3`,
+ * `outer` bytes of headroom used) to MTU p.fragMtu, with TX descriptors `tx` and the next.
+ * DF is cleared in both; the second keeps the original MF and takes the next offset.
+ */
+export function ip4FragmentOut(
+  st: EngineState,
+  p: Packet,
+  frame: number,
+  outer: number,
+  port: number,
+  tx: number,
+): number {
+  const u8 = st.u8;
+  const dv = st.dv;
+  const l3 = p.l3;
+  const ip = frame + l3;
+  const hl = (u8[ip] & 0x0f) * 4;
+  const total = load16be(u8, ip + 2);
+  const first = ((p.fragMtu - hl) >>> 3) << 3;
+  const rest = total - hl - first;
+  const word = load16be(u8, ip + 6);
+  const offset = word & IP4_OFFSET_MASK;
+  const slot2 = st.batch + p.rx;
+  const g = st.slots + slot2 * SLOT_SIZE + HEADROOM;
+  u8.copyWithin(g, frame, ip + hl);
+  u8.copyWithin(g + l3 + hl, ip + hl + first, ip + hl + first + rest);
+  const ip2 = g + l3;
+  store16be(u8, ip2 + 2, hl + rest);
+  store16be(u8, ip2 + 6, (word & IP4_MF) | (offset + (first >>> 3)));
+  dv.setUint16(ip2 + 10, 0, true);
+  dv.setUint16(ip2 + 10, finish(sumHeader(dv, ip2, hl)), true);
+  store16be(u8, ip + 2, hl + first);
+  store16be(u8, ip + 6, IP4_MF | offset);
+  dv.setUint16(ip + 10, 0, true);
+  dv.setUint16(ip + 10, finish(sumHeader(dv, ip, hl)), true);
+  txDesc(st, tx, p.slot, HEADROOM - outer, l3 + hl + first, port, p.rx);
+  txDesc(st, tx + 1, slot2, HEADROOM, l3 + hl + rest, port, p.rx);
+  st.edge.gen++;
+  return R_NONE;
+}
