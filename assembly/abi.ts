@@ -56,6 +56,8 @@ export const L_CONNS: u32 = 8;
 export const L_MAX_CONNS: u32 = 9;
 export const L_CONN6: u32 = 10;
 export const L_MAX_CONNS6: u32 = 11;
+// Conn hash buckets: bucket i's head word is at L_BUCKETS + i × CONN_SIZE (the
+// heads live in the entries), for i < L_BUCKET_COUNT (= maxConns).
 export const L_BUCKETS: u32 = 12;
 export const L_BUCKET_COUNT: u32 = 13;
 export const L_SVCS: u32 = 14;
@@ -118,9 +120,19 @@ export const R_ICMP_BAD_CSUM: u32 = 25;
 export const R_ICMP_UNRELATED: u32 = 26;
 // Defense (defense.ts): drop_packet dropped this new-connection packet (ip_vs_todrop).
 export const R_DROP_PACKET: u32 = 27;
-export const R_COUNT: u32 = 28;
+// Fragments (frag.ts): a non-first fragment that came before its first fragment is held in
+// an engine slot, not lost: it leaves (as a TX of the batch that brings the first fragment)
+// or is freed after FRAG_TIMEOUT. Counted with the drops because its RX slot is done with.
+export const R_FRAG_HELD: u32 = 28;
+// A TCP checksum the engine had to check does not verify: a segment with payload on an FTP
+// control connection, which the helper may rewrite (IPVS tcp_csum_check drops it too).
+export const R_BAD_L4_CSUM: u32 = 29;
+// Pass: an SCTP packet that matches no entry and does not start with an INIT chunk (with
+// sloppy_sctp 0): IPVS schedules SCTP on INIT only (sctp_conn_schedule).
+export const R_SCTP_NO_INIT: u32 = 30;
+export const R_COUNT: u32 = 31;
 // Pass reasons as a bit set over reason codes < 32 (R_NOT_IP .. R_FTP_DATA, R_ICMP_UNRELATED).
-export const REASON_PASS_MASK: u32 = (1 << R_NOT_IP) | (1 << R_NOT_VIP) | (1 << R_TCP_NO_SYN) | (1 << R_NOT_L4) | (1 << R_FTP_DATA) | (1 << R_ICMP_UNRELATED);
+export const REASON_PASS_MASK: u32 = (1 << R_NOT_IP) | (1 << R_NOT_VIP) | (1 << R_TCP_NO_SYN) | (1 << R_NOT_L4) | (1 << R_FTP_DATA) | (1 << R_ICMP_UNRELATED) | (1 << R_SCTP_NO_INIT);
 
 // ---- Global counters (u64 each, at L_COUNTERS) -------------------------------
 export const C_RX: u32 = 0;
@@ -222,6 +234,23 @@ export const TCP_S_LISTEN: u32 = 9;
 export const TCP_S_SYNACK: u32 = 10;
 export const TCP_S_COUNT: u32 = 11;
 export const UDP_S_NORMAL: u32 = 0;
+// SCTP states (ip_vs_proto_sctp.c numbering; proto/sctp.ts holds the table): only
+// ESTABLISHED counts as active.
+export const SCTP_S_NONE: u32 = 0;
+export const SCTP_S_INIT1: u32 = 1;
+export const SCTP_S_INIT: u32 = 2;
+export const SCTP_S_COOKIE_SENT: u32 = 3;
+export const SCTP_S_COOKIE_REPLIED: u32 = 4;
+export const SCTP_S_COOKIE_WAIT: u32 = 5;
+export const SCTP_S_COOKIE: u32 = 6;
+export const SCTP_S_COOKIE_ECHOED: u32 = 7;
+export const SCTP_S_ESTABLISHED: u32 = 8;
+export const SCTP_S_SHUTDOWN_SENT: u32 = 9;
+export const SCTP_S_SHUTDOWN_RECEIVED: u32 = 10;
+export const SCTP_S_SHUTDOWN_ACK_SENT: u32 = 11;
+export const SCTP_S_REJECTED: u32 = 12;
+export const SCTP_S_CLOSED: u32 = 13;
+export const SCTP_S_COUNT: u32 = 14;
 // Persistence template states (the `state` of an entry with IP_VS_CONN_F_TEMPLATE).
 export const IP_VS_CTPL_S_NONE: u32 = 0;
 export const IP_VS_CTPL_S_ASSURED: u32 = 1;
@@ -280,7 +309,12 @@ export const SYS_DROP_ENTRY: u32 = 12;
 export const SYS_DROP_PACKET: u32 = 13;
 export const SYS_SECURE_TCP: u32 = 14;
 export const SYS_CONN_MAX: u32 = 15;
-export const SYS_COUNT: u32 = 16;
+// The FTP helper's port (ip_vs_ftp "ports", one here; default 21, 0 = off): NAT connections
+// to this virtual port get PORT/EPRT and 227/229 handling (app_ftp.ts).
+export const SYS_FTP_PORT: u32 = 16;
+// sloppy_sctp (default 0): any SCTP packet but ABORT may create an entry, not only INIT.
+export const SYS_SLOPPY_SCTP: u32 = 17;
+export const SYS_COUNT: u32 = 18;
 
 // ---- Errno values returned (negated) by control operations -------------------
 export const ENOENT: u32 = 2;
@@ -333,11 +367,19 @@ export const PORT_MTU_DEFAULT: u32 = 1500;
 export const NEIGH_MAX: u32 = 4096;
 
 // ---- Connection entry (64 bytes, one cache line; at L_CONNS) ------------------
-// For IPv6 entries the three address words hold each address's last 32 bits
-// (a cheap first compare) and CN_EXT indexes the 48-byte IPv6 address block.
-//  0 caddr  4 vaddr  8 daddr  12 cport 14 vport 16 dport 18 proto 19 state
-// 20 flags 24 dest 28 expires(ms) 32 timeout(ms) 36 link-in 40 link-out
-// 44 control 48 in-pkts 52 n-control 54 af 55 used 56 ext 60 svc
+// One hash node per entry, keyed on the client side (af, proto, caddr, cport), so
+// the in and the out lookup of a connection walk chains of the same table
+// (conn.ts); CN_LINK_IN is that node's link (templates use it in their own table).
+// The table has one bucket per entry, and bucket i's head is stored in entry i
+// (CN_BUCKET): no separate bucket array, 64 bytes per connection in all
+// (ARCHITECTURE.md, "Connection table memory"). For IPv6 entries the three address
+// words hold each address's last 32 bits (a cheap first compare) and CN_EXT
+// indexes the 48-byte IPv6 address block. The link word of a free entry (used = 0)
+// chains the free list.
+//  0 caddr  4 vaddr  8 daddr  12 cport 14 vport 16 dport 18 proto 19 af
+// 20 flags 24 dest 28 expires(ms) 32 timeout(ms) 36 link 40 control 44 in-pkts
+// 48 n-control 50 state 51 used 52 ext 56 svc 60 bucket head (of bucket i)
+// Bytes 12-19 (ports, proto, af) are compared as one masked u64 by the lookups.
 export const CONN_SIZE: u32 = 64;
 export const CN_CADDR: u32 = 0;
 export const CN_VADDR: u32 = 4;
@@ -346,21 +388,22 @@ export const CN_CPORT: u32 = 12;
 export const CN_VPORT: u32 = 14;
 export const CN_DPORT: u32 = 16;
 export const CN_PROTO: u32 = 18;
-export const CN_STATE: u32 = 19;
+export const CN_AF: u32 = 19;
 export const CN_FLAGS: u32 = 20;
 export const CN_DEST: u32 = 24;
 export const CN_EXPIRES: u32 = 28;
 export const CN_TIMEOUT: u32 = 32;
 export const CN_LINK_IN: u32 = 36;
-export const CN_LINK_OUT: u32 = 40;
-export const CN_CONTROL: u32 = 44;
-export const CN_IN_PKTS: u32 = 48;
-export const CN_N_CONTROL: u32 = 52;
-export const CN_AF: u32 = 54;
-export const CN_USED: u32 = 55;
-export const CN_EXT: u32 = 56;
-export const CN_SVC: u32 = 60;
-// IPv6 address block: caddr, vaddr, daddr, 16 bytes each.
+export const CN_CONTROL: u32 = 40;
+export const CN_IN_PKTS: u32 = 44;
+export const CN_N_CONTROL: u32 = 48;
+export const CN_STATE: u32 = 50;
+export const CN_USED: u32 = 51;
+export const CN_EXT: u32 = 52;
+export const CN_SVC: u32 = 56;
+export const CN_BUCKET: u32 = 60;
+// IPv6 address block: caddr, vaddr, daddr, 16 bytes each. The first word of a
+// free block chains the block free list.
 export const CONN6_SIZE: u32 = 48;
 
 // ---- Connection sync (ip_vs_sync.c; assembly/sync.ts, host/sync/) ---------------
@@ -398,3 +441,19 @@ export const IP_VS_CONN_F_SEQ_MASK: u32 = 0x0600;
 export const SYNC_THRESHOLD_DEFAULT: u32 = 3;
 export const SYNC_PERIOD_DEFAULT: u32 = 50;
 export const SYNC_TEMPLATE_TIMEOUT: u32 = 180;
+
+// ---- Fragments (issue 7: frag.ts) ------------------------------------------------
+// Fragment tracking, not reassembly: the first fragment (offset 0) goes through the pipeline
+// with its L4 header; its outcome is remembered under (af, src, dst, id, protocol) for
+// FRAG_TIMEOUT seconds in a FRAG_TRACK-entry, 4-way set-associative table, and the other
+// fragments of the datagram follow it: to the same real server (TX), or passed or dropped.
+// Fragments that come before their first one wait in FRAG_HOLD engine-owned frame slots,
+// after the 2 × batch others (L_SLOT_COUNT = 2 × batch + FRAG_HOLD, L_TX_CAP as many).
+export const FRAG_TRACK: u32 = 1024;
+export const FRAG_HOLD: u32 = 64;
+export const FRAG_TIMEOUT: u32 = 30;
+
+// ---- Application helpers (issue 7: app.ts, app_ftp.ts) ---------------------------
+// FTP control connections that carry helper state (passive request, sequence deltas) at
+// once; a later one gets no rewriting until one is free again.
+export const APP_MAX: u32 = 1024;

@@ -15,6 +15,7 @@ import {
   CN_STATE,
   CN_SVC,
   CN_TIMEOUT,
+  C_CONNS,
   C_CONN_REUSED,
   C_DROP,
   C_PASS,
@@ -22,6 +23,7 @@ import {
   C_RX,
   C_TX,
   HEADROOM,
+  IPPROTO_SCTP,
   IPPROTO_TCP,
   IPPROTO_UDP,
   IP_VS_CONN_F_NOOUTPUT,
@@ -53,6 +55,7 @@ import {
   R_NOT_L4,
   R_NOT_VIP,
   R_NO_DEST,
+  R_SCTP_NO_INIT,
   R_TCP_NO_SYN,
   R_TRUNC_L2,
   R_TRUNC_L3,
@@ -75,6 +78,9 @@ import {
   connExpireAll,
   connExpired,
   connFree,
+  connHint,
+  connHintNone,
+  connHintWalk,
   connInGet,
   connOutGet,
 } from "./conn";
@@ -85,14 +91,18 @@ import { tcpStateTransition } from "./proto/tcp";
 import { schedule } from "./sched/registry";
 import { persistAssure, persistAttach, persistSchedule, tplTouch } from "./persist";
 import { SV_FLAGS, SV_FWMARK, SV_PORT, svcAt, svcLookup, svcTickAll } from "./service";
-import { Eng, Mem, Pkt, Sync } from "./state";
-import { OTHER_L4, otherL4 } from "./edge";
+import { Edge, Eng, Mem, Pkt, Sync } from "./state";
+import { OTHER_L4, edgeBatch, edgeFrame, liveEntry, otherL4 } from "./edge";
+import { frag4Note, frag6Note, fragFirst, fragNoted } from "./frag";
+import { appNoCport } from "./app";
+import { appPacket } from "./app_ftp";
+import { sctpMayCreate, sctpStateTransition } from "./proto/sctp";
 import { icmpPortUnreach } from "./icmp_send";
-import { defenseAdmit, defenseTick } from "./defense";
+import { defenseAdmit } from "./defense";
 import { syncPacket } from "./sync";
-import { count, statsPacket } from "./stats";
+import { count, countAdd, statsPacket } from "./stats";
 import { outcome, xmit } from "./xmit";
-import { csumVerifies } from "./wire/checksum";
+import { csumVerifiesIp4 } from "./wire/checksum";
 import {
   ETH_HEADER_LEN,
   ETH_P_8021Q_WIRE,
@@ -168,8 +178,8 @@ function parseIp4(f: usize, len: u32, l3: u32): u32 {
   if (ihl < IP4_HEADER_LEN || ihl > l3len) return drop(R_BAD_IHL);
   const totlen = ip4TotalLen(ip);
   if (totlen < ihl || totlen > l3len) return drop(R_BAD_TOTLEN);
-  if (!csumVerifies(ip, ihl)) return drop(R_BAD_IP_CSUM);
-  if (ip4IsFragment(ip)) return drop(R_FRAGMENT);
+  if (!csumVerifiesIp4(ip, ihl)) return drop(R_BAD_IP_CSUM);
+  if (ip4IsFragment(ip)) frag4Note(ip); // issue 7: fragments are tracked (frag.ts)
   Pkt.af = AF_INET;
   Pkt.proto = ip4Protocol(ip);
   Pkt.l4 = ip + ihl;
@@ -193,7 +203,17 @@ function parseIp6(f: usize, len: u32, l3: u32): u32 {
   let off = IP6_HEADER_LEN;
   let n: u32 = 0;
   while (true) {
-    if (nh == NEXTHDR_FRAGMENT) return drop(R_FRAGMENT);
+    if (nh == NEXTHDR_FRAGMENT) {
+      // Issue 7 (frag.ts): a fragment header counts as an extension header; the walk goes on
+      // after it for a first fragment and stops for a later one.
+      n++;
+      if (n > IP6_EXT_MAX || off + IP6_EXT_MIN_LEN > end) return drop(R_IP6_EXT_CHAIN);
+      const later = frag6Note(ip + off);
+      nh = load<u8>(ip + off);
+      off += IP6_EXT_MIN_LEN;
+      if (later) break;
+      continue;
+    }
     if (!ip6IsSkippableExt(nh)) break;
     n++;
     // Each header must fit inside the payload: its minimum 8 bytes, then all of it.
@@ -231,6 +251,7 @@ function parse(f: usize, len: u32): u32 {
   Pkt.frame = f;
   Pkt.l3 = l3;
   Pkt.ip = f + l3;
+  if (Pkt.frag != 0 && fragNoted()) return OTHER_L4; // issue 7: a later fragment (frag.ts)
 
   // Step 5: L4 header. Checksums are not verified (updated incrementally).
   const l4 = Pkt.l4;
@@ -243,7 +264,8 @@ function parse(f: usize, len: u32): u32 {
   } else if (Pkt.proto == IPPROTO_UDP) {
     if (l4len < UDP_HEADER_LEN) return drop(R_TRUNC_L4);
     const ulen = udpLength(l4);
-    if (ulen < UDP_HEADER_LEN || ulen > l4len) return drop(R_BAD_UDP_LEN);
+    // A first fragment holds only the start of the datagram (issue 7).
+    if (ulen < UDP_HEADER_LEN || (ulen > l4len && Pkt.frag == 0)) return drop(R_BAD_UDP_LEN);
     Pkt.tcpFlags = 0;
   } else {
     return OTHER_L4; // issue 7: ICMP errors and the other protocols (edge.ts)
@@ -258,11 +280,8 @@ function parse(f: usize, len: u32): u32 {
 
 /** Looks up a direction's entry; an expired one is freed and counts as not found. */
 @inline function live(slot: u32): u32 {
-  if (slot != NIL && connExpired(connAt(slot))) {
-    connFree(slot);
-    return NIL;
-  }
-  return slot;
+  // Issue 7: an expired entry that controls others (FTP) stays until the sweep (edge.ts).
+  return liveEntry(slot);
 }
 
 /** Step 7: a SYN may reuse a closing entry (conn_reuse_mode, §3.6). */
@@ -285,6 +304,7 @@ function onEntry(slot: u32, out: bool): u32 {
     statsPacket(load<u32>(e, CN_SVC), dest, out, Pkt.iplen);
   }
   if (Pkt.proto == IPPROTO_TCP) tcpStateTransition(e, out, Pkt.tcpFlags);
+  else if (Pkt.proto == IPPROTO_SCTP) sctpStateTransition(e, out); // issue 7
   else udpStateTransition(e);
   persistAssure(e, out);
   if (!out) {
@@ -294,6 +314,9 @@ function onEntry(slot: u32, out: bool): u32 {
   store<u32>(e, Eng.nowMs + load<u32>(e, CN_TIMEOUT), CN_EXPIRES);
   // Connection sync, master side (ip_vs_in calls ip_vs_sync_conn for in packets).
   if (Sync.master && !out) syncPacket(slot);
+  // Issue 7: the FTP helper (app_ftp.ts): sequence adjustment, commands and replies.
+  const a = appPacket(slot, out);
+  if (a != CONTINUE) return a;
   return xmit(e, out);
 }
 
@@ -355,6 +378,7 @@ function balance(mark: u32): u32 {
   const proto = Pkt.proto;
   // Step 6: in, then out (NAT replies).
   let slot = live(connInGet(af, proto, Pkt.saddr, Pkt.sport, Pkt.daddr, Pkt.dport));
+  if (slot == NIL && Edge.noCport != 0) slot = appNoCport(); // issue 7: FTP passive data
   if (slot == NIL) {
     const o = live(connOutGet(af, proto, Pkt.saddr, Pkt.sport, Pkt.daddr, Pkt.dport));
     if (o != NIL) return onEntry(o, true); // step 8
@@ -384,6 +408,8 @@ function balance(mark: u32): u32 {
       if ((f & TCP_RST) != 0 || ((f & TCP_SYN) == 0 && sysctl(SYS_SLOPPY_TCP) == 0)) {
         return pass(R_TCP_NO_SYN);
       }
+    } else if (proto == IPPROTO_SCTP && !sctpMayCreate()) {
+      return pass(R_SCTP_NO_INIT); // issue 7: SCTP is scheduled on INIT (proto/sctp.ts)
     }
     // Step 10 (issue 7: drop_packet and the connection limit first, defense.ts).
     const a = defenseAdmit();
@@ -401,18 +427,81 @@ function balance(mark: u32): u32 {
 
 /** Steps 1-12 for RX descriptor `i`. */
 function frame(i: u32, d: usize): u32 {
+  edgeFrame(); // issue 7: no fragment, plain NAT, until the parser says otherwise
   const slot = load<u32>(d, RXD_SLOT);
   const len: u32 = load<u16>(d, RXD_LEN);
   if (slot >= Mem.batch || len > MAX_FRAME) return drop(R_BAD_DESC);
   const f = Mem.slots + <usize>slot * SLOT_SIZE + HEADROOM;
   Pkt.rx = i;
   Pkt.slot = slot;
-  const r = parse(f, len);
-  if (r != CONTINUE) return r == OTHER_L4 ? otherL4(load<u32>(d, RXD_MARK)) : r;
-  return balance(load<u32>(d, RXD_MARK));
+  let r = parse(f, len);
+  // Issue 7: ICMP, later fragments, AH/ESP, SCTP (edge.ts); SCTP goes on with the rest.
+  if (r == OTHER_L4) r = otherL4(load<u32>(d, RXD_MARK));
+  if (r != CONTINUE) return r;
+  const v = balance(load<u32>(d, RXD_MARK));
+  return Pkt.frag == 0 ? v : fragFirst(v); // issue 7: its other fragments follow (frag.ts)
+}
+
+// ---- Batch prefetch -------------------------------------------------------------------
+
+/**
+ * Memory-level parallelism for the connection lookups (conn.ts, "Lookup hints").
+ * With many connections the bucket and the entries of a frame's lookup are cache
+ * misses, and one frame's pipeline is too long for the CPU to reach the next
+ * frame's loads while it waits. So before the pipeline runs over a chunk of the
+ * batch, short loops issue those loads for every frame of the chunk, and their
+ * misses overlap. This loop finds each frame's lookup key from a quick, unchecked
+ * look at its headers; the hints only warm the caches: the pipeline checks
+ * everything and looks everything up again, in order. Every address formed here
+ * stays inside the frame slot, so any frame is safe.
+ */
+function prefetch(from: u32, to: u32): void {
+  for (let i = from; i < to; i++) {
+    const d = Mem.rxDesc + <usize>i * RXD_SIZE;
+    const slot = load<u32>(d, RXD_SLOT);
+    let af: u32 = 0;
+    let ip: usize = 0;
+    let l4: usize = 0;
+    let proto: u32 = 0;
+    if (slot < Mem.batch) {
+      const f = Mem.slots + <usize>slot * SLOT_SIZE + HEADROOM;
+      let type = etherType(f, ETH_TYPE);
+      ip = f + ETH_HEADER_LEN;
+      if (type == ETH_P_8021Q_WIRE) {
+        type = etherType(f, VLAN_TYPE);
+        ip = f + VLAN_HEADER_LEN;
+      }
+      if (type == ETH_P_IP_WIRE) {
+        af = AF_INET;
+        proto = ip4Protocol(ip);
+        l4 = ip + ip4HeaderLen(ip);
+      } else if (type == ETH_P_IPV6_WIRE) {
+        af = AF_INET6;
+        proto = load<u8>(ip, IP6_NEXT); // extension headers are rare: no walk
+        l4 = ip + IP6_HEADER_LEN;
+      }
+    }
+    if (af == AF_INET) {
+      connHint(i, af, proto, ip + IP4_SRC, load<u16>(l4, TCP_SPORT), ip + IP4_DST, load<u16>(l4, TCP_DPORT));
+    } else if (af == AF_INET6) {
+      connHint(i, af, proto, ip + IP6_SRC, load<u16>(l4, TCP_SPORT), ip + IP6_DST, load<u16>(l4, TCP_DPORT));
+    } else {
+      connHintNone(i);
+    }
+  }
+  connHintWalk(from, to);
 }
 
 // ---- Exports -----------------------------------------------------------------------
+
+/** Frames per prefetch chunk: enough misses in flight, and the lines stay in L1. */
+const CHUNK: u32 = 32;
+/**
+ * Live entries from which the lookup hints run. Below it the entries and buckets
+ * in use fit in L2 (~8K × 128 bytes of lines), the lookups hit the caches
+ * anyway, and the hints cost ~20 ns a frame (bench "NAT established, 1,000 conns").
+ */
+const PREFETCH_MIN_CONNS: u64 = 8192;
 
 /**
  * Processes RX descriptors [0, n) (n is capped at the batch size) with the clock
@@ -421,23 +510,31 @@ function frame(i: u32, d: usize): u32 {
 export function processBatch(n: u32, now: f64): u32 {
   Eng.nowMs = toMs(now);
   Eng.nTx = 0;
-  defenseTick(); // issue 7: once a second, the defense strategies (defense.ts)
+  edgeBatch(); // issue 7: the defense strategies once a second, held fragments (edge.ts)
   if (n > Mem.batch) n = Mem.batch;
+  // Lookup hints only pay when the table is too big for the caches (see prefetch).
+  const hints = load<u64>(Mem.counters + (<usize>C_CONNS << 3)) >= PREFETCH_MIN_CONNS;
+  let tx: u64 = 0;
   for (let i: u32 = 0; i < n; i++) {
+    if (hints && (i & (CHUNK - 1)) == 0) prefetch(i, min(i + CHUNK, n));
     const d = Mem.rxDesc + <usize>i * RXD_SIZE;
-    count(C_RX);
     const r = frame(i, d);
     const verdict = r >> 8;
     const reason = r & 0xff;
     store<u8>(d, <u8>verdict, RXD_VERDICT);
     store<u8>(d, <u8>reason, RXD_REASON);
     if (verdict == V_TX) {
-      count(C_TX);
+      tx++;
     } else {
       count(verdict == V_DROP ? C_DROP : C_PASS);
       count(C_REASON_BASE + reason);
     }
   }
+  // C_RX and C_TX once a batch: a read-modify-write of the same counter for every
+  // frame made a store-to-load chain through memory (bench "NAT established,
+  // 1,000 conns", with the checksum fast path: 104 -> 98 ns a frame).
+  countAdd(C_RX, n);
+  countAdd(C_TX, tx);
   return Eng.nTx;
 }
 

@@ -4,6 +4,7 @@
 import {
   SYS_CONN_REUSE_MODE,
   SYS_COUNT,
+  SYS_FTP_PORT,
   SYS_AMEMTHRESH,
   SYS_AM_DROPRATE,
   SYS_ICMP_MSGS_BURST,
@@ -35,6 +36,8 @@ const ICMP_MSGS_PER_SEC: u32 = 1000;
 const ICMP_MSGS_BURST: u32 = 50;
 /** am_droprate default (IPVS); amemthresh defaults to maxConns / 16 entries. */
 const AM_DROPRATE: u32 = 10;
+/** The FTP helper's port (ip_vs_ftp's default). */
+const FTP_PORT: u32 = 21;
 /** Largest settable timeout, s: its value in ms stays within the wrap-safe i32 compare. */
 const MAX_TIMEOUT: u32 = 2147483;
 
@@ -49,7 +52,7 @@ const MAX_TIMEOUT: u32 = 2147483;
 /**
  * Defaults: spec §3.1 timeouts; conn_reuse_mode 1, pmtu_disc 1, lblc(r)_expiration
  * 86400, ip_unprivileged_port_start 1024, icmp_msgs_per_sec 1000, icmp_msgs_burst 50,
- * amemthresh maxConns / 16, am_droprate 10, the rest 0 (§9).
+ * amemthresh maxConns / 16, am_droprate 10, ftp_port 21, the rest 0 (§9).
  */
 export function ctlReset(): void {
   for (let s: u32 = 0; s < TCP_S_COUNT; s++) {
@@ -67,6 +70,7 @@ export function ctlReset(): void {
   store<u32>(Mem.sysctls + (<usize>SYS_ICMP_MSGS_BURST << 2), ICMP_MSGS_BURST);
   store<u32>(Mem.sysctls + (<usize>SYS_AMEMTHRESH << 2), max<u32>(1, Mem.maxConns >> 4));
   store<u32>(Mem.sysctls + (<usize>SYS_AM_DROPRATE << 2), AM_DROPRATE);
+  store<u32>(Mem.sysctls + (<usize>SYS_FTP_PORT << 2), FTP_PORT);
 }
 
 /** Sets sysctl `index` (SYS_*); out-of-range indices are ignored. */

@@ -23,6 +23,7 @@ import {
   CN_USED,
   C_CONNS,
   C_CONN_DROPPED,
+  IPPROTO_SCTP,
   IPPROTO_TCP,
   IP_VS_CONN_F_TEMPLATE,
   IP_VS_CTPL_S_ASSURED,
@@ -34,6 +35,9 @@ import {
   SYS_CONN_MAX,
   SYS_DROP_ENTRY,
   SYS_DROP_PACKET,
+  SCTP_S_ESTABLISHED,
+  SCTP_S_INIT,
+  SCTP_S_INIT1,
   SYS_SECURE_TCP,
   TCP_S_ESTABLISHED,
   TCP_S_SYNACK,
@@ -156,9 +160,15 @@ function dropEntries(): void {
       if (ops ? todrop(e) : (state & IP_VS_CTPL_S_ASSURED) == 0) dropConn(at);
       continue;
     }
-    if (load<u8>(e, CN_PROTO) == IPPROTO_TCP) {
+    const proto: u32 = load<u8>(e, CN_PROTO);
+    if (proto == IPPROTO_TCP) {
       if (state == TCP_S_SYN_RECV || state == TCP_S_SYNACK) dropConn(at);
       else if (state == TCP_S_ESTABLISHED && todrop(e)) dropConn(at);
+      continue;
+    }
+    if (proto == IPPROTO_SCTP) {
+      if (state == SCTP_S_INIT1 || state == SCTP_S_INIT) dropConn(at);
+      else if (state == SCTP_S_ESTABLISHED && todrop(e)) dropConn(at);
       continue;
     }
     if (todrop(e)) dropConn(at);

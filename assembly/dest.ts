@@ -45,6 +45,7 @@ import {
   svcIsLive,
 } from "./service";
 import { Eng, Mem } from "./state";
+import { neighForgetDest } from "./neigh";
 import { statsZeroDest } from "./stats";
 import { equal16 } from "./wire/bytes";
 
@@ -282,6 +283,7 @@ export function addDest(svc: u32): i32 {
   store<u32>(s, load<u32>(s, SV_DEST_COUNT) + 1, SV_DEST_COUNT);
   store<u32>(s, load<u32>(s, SV_DEST_RECORDS) + 1, SV_DEST_RECORDS);
   statsZeroDest(dest);
+  neighForgetDest(dest);
   schedAddDest(svc, dest);
   return <i32>dest;
 }

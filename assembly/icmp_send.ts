@@ -33,6 +33,7 @@ import {
 } from "./abi";
 import { sysctl } from "./ctl";
 import { PK_ICMP } from "./edge";
+import { FRAG_LATER } from "./frag";
 import { NB_MAC, NB_PORT, PT_ADDR4, PT_ADDR6, PT_HAS, PT_MAC, neighLookup, portAt } from "./neigh";
 import { Edge, Eng, Mem, Pkt } from "./state";
 import { count } from "./stats";
@@ -106,7 +107,8 @@ function tokenTake(): bool {
  * still be as received. `info` is the 32-bit field after the checksum (an MTU or 0).
  */
 function icmpSend(out: bool, type: u32, code: u32, info: u32): void {
-  if (Pkt.kind == PK_ICMP) return; // never an error about an error
+  // Never an error about an error, nor about a fragment other than the first (RFC 1122).
+  if (Pkt.kind == PK_ICMP || Pkt.frag == FRAG_LATER) return;
   const v4 = Pkt.af == AF_INET;
   if (!unicastHost(v4, Pkt.saddr) || !unicastHost(v4, Pkt.daddr)) {
     count(C_ICMP_SUPPRESSED);

@@ -9,12 +9,12 @@
 //  | counters                | C_COUNT × u64                   L_COUNTERS
 //  | timeouts | sysctls      | T_COUNT × u32 | SYS_COUNT × u32
 //  | RX descriptors          | batch × RXD_SIZE                L_RX_DESC
-//  | TX descriptors          | 2·batch × TXD_SIZE              L_TX_DESC
-//  | frame slots             | 2·batch × SLOT_SIZE             L_SLOTS (host slots first)
-//  | conn entries            | maxConns × CONN_SIZE            L_CONNS
+//  | TX descriptors          | (2·batch + FRAG_HOLD) × TXD_SIZE  L_TX_DESC
+//  | frame slots             | (2·batch + FRAG_HOLD) × SLOT_SIZE L_SLOTS (host slots first,
+//  |                         |   then one per RX frame, then held fragments: issue 7)
+//  | lookup hints            | batch × HINT_SIZE (conn.ts)
+//  | conn entries            | maxConns × CONN_SIZE            L_CONNS (+ bucket heads)
 //  | IPv6 address blocks     | maxConns6 × CONN6_SIZE          L_CONN6
-//  | conn / block free stacks| (maxConns + maxConns6) × u32
-//  | conn hash buckets       | buckets × u32 (tagged links)    L_BUCKETS
 //  | services                | maxServices × SVC_SIZE          L_SVCS
 //  | service buckets, stack  | svcBuckets × u32, maxServices × u32
 //  | dests, dest stack       | maxDests × DEST_SIZE, × u32     L_DESTS
@@ -23,6 +23,7 @@
 //  | scratch (dest lists)    | max(maxDests, 2·block) × u32    L_SCRATCH
 //  | ports                   | PORT_MAX × PORT_SIZE
 //  | neighbours              | NEIGH_RECORDS × NEIGH_SIZE
+//  | next hop per dest       | maxDests × NH_CACHE_SIZE (neigh.ts)
 //  | template buckets, key   | tplBuckets × u32, 32 bytes
 //  | sched table blocks      | schedTables × block × u32, stack (sched/table.ts)
 //  | lblc entries, stack     | lblcEntries × LBLC_SIZE, × u32  (sched/locality.ts)
@@ -32,11 +33,13 @@
 //  | edge region             | edgeBytes(batch, maxConns)   (issue 7: edge.ts)
 //  +-------------------------+ L_END
 import {
+  CN_BUCKET,
   CONN6_SIZE,
   CONN_SIZE,
   CTL_SIZE,
   C_COUNT,
   EBUSY,
+  FRAG_HOLD,
   EINVAL,
   ENOMEM,
   L_BATCH,
@@ -75,11 +78,11 @@ import {
   T_COUNT,
   TXD_SIZE,
 } from "./abi";
-import { connReset } from "./conn";
+import { HINT_SIZE, connReset } from "./conn";
 import { edgeBytes, edgeReset } from "./edge";
 import { ctlReset } from "./ctl";
 import { DEST_SIZE, destReset } from "./dest";
-import { NEIGH_RECORDS, NEIGH_SIZE, PORT_SIZE, neighReset } from "./neigh";
+import { NEIGH_RECORDS, NEIGH_SIZE, NH_CACHE_SIZE, PORT_SIZE, neighReset } from "./neigh";
 import { SVC_SIZE, svcReset } from "./service";
 import { LBLC_SIZE, NODE_SIZE, localityReset } from "./sched/locality";
 import { MH_SIZES, blockWords, tableReset } from "./sched/table";
@@ -143,7 +146,6 @@ export function init(
   if (maxServices == 0 || maxServices > MAX_SERVICES) return -EINVAL;
   if (maxDests == 0 || maxDests > MAX_DESTS) return -EINVAL;
   if (batch == 0 || batch > MAX_BATCH) return -EINVAL;
-  const bucketCount = pow2(maxConns) << 1; // up to two nodes per entry
   const svcBucketCount = pow2(maxServices << 1);
   const tplBucketCount = max<u32>(16, pow2(maxConns) >> 2);
   const mhSize = load<u32>(MH_SIZES + (<usize>(mhIndex - 8) << 2));
@@ -164,19 +166,15 @@ export function init(
   const rxDesc = <usize>p;
   p = after(p, <u64>batch * RXD_SIZE);
   const txDesc = <usize>p;
-  p = after(p, <u64>batch * 2 * TXD_SIZE);
+  p = after(p, (<u64>batch * 2 + FRAG_HOLD) * TXD_SIZE); // issue 7: + held fragments
   const slots = <usize>p;
-  p = after(p, <u64>batch * 2 * SLOT_SIZE);
+  p = after(p, (<u64>batch * 2 + FRAG_HOLD) * SLOT_SIZE); // issue 7: + held fragments
+  const hints = <usize>p;
+  p = after(p, <u64>batch * HINT_SIZE);
   const conns = <usize>p;
   p = after(p, <u64>maxConns * CONN_SIZE);
   const conn6 = <usize>p;
   p = after(p, <u64>maxConns6 * CONN6_SIZE);
-  const connFree = <usize>p;
-  p = after(p, <u64>maxConns << 2);
-  const conn6Free = <usize>p;
-  p = after(p, <u64>maxConns6 << 2);
-  const buckets = <usize>p;
-  p = after(p, <u64>bucketCount << 2);
   const svcs = <usize>p;
   p = after(p, <u64>maxServices * SVC_SIZE);
   const svcBuckets = <usize>p;
@@ -197,6 +195,8 @@ export function init(
   p = after(p, <u64>PORT_MAX * PORT_SIZE);
   const neigh = <usize>p;
   p = after(p, <u64>NEIGH_RECORDS * NEIGH_SIZE);
+  const nhCache = <usize>p;
+  p = after(p, <u64>maxDests * NH_CACHE_SIZE);
   const tplBuckets = <usize>p;
   p = after(p, <u64>tplBucketCount << 2);
   const tplKey = <usize>p;
@@ -239,16 +239,13 @@ export function init(
   Mem.rxDesc = rxDesc;
   Mem.txDesc = txDesc;
   Mem.slots = slots;
+  Mem.hints = hints;
   Mem.batch = batch;
-  Mem.txCap = batch * 2;
+  Mem.txCap = batch * 2 + FRAG_HOLD;
   Mem.conns = conns;
   Mem.maxConns = maxConns;
   Mem.conn6 = conn6;
   Mem.maxConns6 = maxConns6;
-  Mem.connFree = connFree;
-  Mem.conn6Free = conn6Free;
-  Mem.buckets = buckets;
-  Mem.bucketMask = bucketCount - 1;
   Mem.svcs = svcs;
   Mem.maxSvcs = maxServices;
   Mem.svcBuckets = svcBuckets;
@@ -262,6 +259,7 @@ export function init(
   Mem.scratch = scratch;
   Mem.ports = ports;
   Mem.neigh = neigh;
+  Mem.nhCache = nhCache;
   Mem.tplBuckets = tplBuckets;
   Mem.tplBucketMask = tplBucketCount - 1;
   Mem.tplKey = tplKey;
@@ -306,17 +304,18 @@ export function init(
   publish(L_RX_DESC, rxDesc);
   publish(L_TX_DESC, txDesc);
   publish(L_BATCH, batch);
-  publish(L_TX_CAP, batch * 2);
+  publish(L_TX_CAP, batch * 2 + FRAG_HOLD);
   publish(L_SLOTS, slots);
-  publish(L_SLOT_COUNT, batch * 2);
+  publish(L_SLOT_COUNT, batch * 2 + FRAG_HOLD);
   publish(L_CTL, ctl);
   publish(L_COUNTERS, counters);
   publish(L_CONNS, conns);
   publish(L_MAX_CONNS, maxConns);
   publish(L_CONN6, conn6);
   publish(L_MAX_CONNS6, maxConns6);
-  publish(L_BUCKETS, buckets);
-  publish(L_BUCKET_COUNT, bucketCount);
+  // Bucket i's head is the word at L_BUCKETS + i × CONN_SIZE (conn.ts connBucket).
+  publish(L_BUCKETS, conns + CN_BUCKET);
+  publish(L_BUCKET_COUNT, maxConns);
   publish(L_SVCS, svcs);
   publish(L_MAX_SVCS, maxServices);
   publish(L_DESTS, dests);

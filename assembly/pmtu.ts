@@ -37,6 +37,11 @@ const IP6_MIN_MTU: u32 = 1280;
 const IP4_MF: u32 = 0x2000;
 const IP4_OFFSET_MASK: u32 = 0x1fff;
 
+/** A held fragment being sent (frag.ts): its frame's engine slot is taken, so no fragmenting. */
+@inline function held(): bool {
+  return Pkt.slot >= Mem.batch;
+}
+
 @inline function drop(): u32 {
   return (V_DROP << 8) | R_MTU_EXCEEDED;
 }
@@ -75,7 +80,7 @@ export function mtuCheck(outer: u32, mtu: u32, out: bool): u32 {
     const noCheck = outer4 && sysctl(SYS_PMTU_DISC) == 0;
     if (iplen <= tmtu) return 0;
     if (!noCheck && ip4Df(Pkt.ip) && !relay) return icmpTooBig(out, tmtu);
-    if (!outer4 || !twoFragments(mtu, IP4_HEADER_LEN, iplen)) return drop();
+    if (!outer4 || !twoFragments(mtu, IP4_HEADER_LEN, iplen) || held()) return drop();
     Pkt.fragMtu = mtu;
     return 0;
   }
@@ -83,7 +88,7 @@ export function mtuCheck(outer: u32, mtu: u32, out: bool): u32 {
   if (!v4) return relay ? drop() : icmpTooBig(out, mtu);
   if (ip4Df(Pkt.ip) && !relay) return icmpTooBig(out, mtu);
   const hl = ip4HeaderLen(Pkt.ip);
-  if (hl != IP4_HEADER_LEN || !twoFragments(mtu, hl, iplen - hl)) return drop();
+  if (hl != IP4_HEADER_LEN || !twoFragments(mtu, hl, iplen - hl) || held()) return drop();
   Pkt.fragMtu = mtu;
   return 0;
 }

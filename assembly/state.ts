@@ -22,10 +22,8 @@ export class Mem {
   static maxConns: u32 = 0;
   static conn6: usize = 0;
   static maxConns6: u32 = 0;
-  static connFree: usize = 0;
-  static conn6Free: usize = 0;
-  static buckets: usize = 0;
-  static bucketMask: u32 = 0;
+  /** Per-frame lookup hints of the batch loop (conn.ts, "Lookup hints"). */
+  static hints: usize = 0;
 
   static svcs: usize = 0;
   static maxSvcs: u32 = 0;
@@ -41,6 +39,8 @@ export class Mem {
   static ports: usize = 0;
   static neigh: usize = 0;
   static neighMask: u32 = 0;
+  /** Next hop per dest (neigh.ts neighDest), maxDests × NH_CACHE_SIZE. */
+  static nhCache: usize = 0;
   static timeouts: usize = 0;
   static sysctls: usize = 0;
 
@@ -78,7 +78,11 @@ export class Eng {
   static nowMs: u32 = 0;
   /** Next IPv4 ID of an outer (tunnel) header; u16, wraps. */
   static ipId: u32 = 0;
-  /** Free-stack tops: the number of free entries on each LIFO stack. */
+  /** Heads of the conn entry and IPv6 block free lists (conn.ts); NIL when empty. */
+  static connFree: u32 = 0;
+  static conn6Free: u32 = 0;
+  /** Free-stack tops: the number of free entries on each LIFO stack (the conn and
+   * block lists' lengths, kept for the defense). */
   static connTop: u32 = 0;
   static conn6Top: u32 = 0;
   static svcTop: u32 = 0;
@@ -86,6 +90,10 @@ export class Eng {
   static neighCount: u32 = 0;
   /** TX descriptors written in the current batch. */
   static nTx: u32 = 0;
+  /** Where the lookup hints leave the words they load, so they are not dead loads. */
+  static sink: u32 = 0;
+  /** Generation of the neighbour table (neigh.ts next-hop cache); never 0. */
+  static neighGen: u32 = 1;
   /** Seed of the schedulers' random sources (twos), from the config. */
   static schedSeed: u32 = 0;
   static schedTableTop: u32 = 0;
@@ -143,6 +151,11 @@ export class Pkt {
   static innerProto: u32 = 0;
   /** Set by the MTU check (pmtu.ts): fragment the outermost IPv4 header to this MTU (0: no). */
   static fragMtu: u32 = 0;
+  /** A fragment (frag.ts FRAG_FIRST / FRAG_LATER; 0: not one) and its identification (raw). */
+  static frag: u32 = 0;
+  static fragId: u32 = 0;
+  /** The protocol that keys it: IPv4's protocol field, the IPv6 fragment header's next header. */
+  static fragProto: u32 = 0;
 }
 
 /** Issue 7 (the edges: icmp.ts, frag.ts, defense.ts, app_ftp.ts): run-time state. */
@@ -168,6 +181,24 @@ export class Edge {
   static todrop: usize = 0;
   /** proto/tcp.ts DIR_DOS while secure_tcp is in effect, else 0. */
   static tcpDir: u32 = 0;
+  /** Fragments (frag.ts): the tracking table, the held-fragment records, their slots. */
+  static fragTrack: usize = 0;
+  static fragHold: usize = 0;
+  static fragHeld: u32 = 0;
+  static fragSent: u32 = 0;
+  static fragLastMs: u32 = 0;
+  /** The current fragment's source and destination as received (16 bytes each). */
+  static fragKey: usize = 0;
+  /** Application helpers (app.ts): records, their buckets and free stack, scratch text. */
+  static appRecs: usize = 0;
+  static appBuckets: usize = 0;
+  static appFree: usize = 0;
+  static appTop: u32 = 0;
+  static appText: usize = 0;
+  /** Live entries with NO_CPORT (FTP passive data not yet connected): lookups retry port 0. */
+  static noCport: u32 = 0;
+  /** The CRC32c table of SCTP (proto/sctp.ts), 256 × u32. */
+  static crcTable: usize = 0;
 }
 
 /** Connection sync (assembly/sync.ts): the settings of syncSetup and the ring. */

@@ -47,6 +47,7 @@ import {
   PT_HAS,
   PT_MAC,
   PT_MTU,
+  neighDest,
   neighLookup,
   portAt,
 } from "./neigh";
@@ -178,9 +179,10 @@ export function xmit(e: usize, out: bool): u32 {
   // Next hop: in -> the real server (its own family; TUN may cross families),
   // out -> the client.
   const fwd = load<u32>(e, CN_FLAGS) & IP_VS_CONN_F_FWD_MASK;
-  const dest = destAt(load<u32>(e, CN_DEST));
+  const destIndex = load<u32>(e, CN_DEST);
+  const dest = destAt(destIndex);
   const hopAf: u32 = out ? Pkt.af : load<u8>(dest, DS_AF);
-  const nb = neighLookup(hopAf, out ? Pkt.daddr : dest + DS_ADDR);
+  const nb = out ? neighLookup(hopAf, Pkt.daddr) : neighDest(destIndex, hopAf, dest + DS_ADDR);
   if (nb == 0) return outcome(V_DROP, R_NO_NEIGH);
   const port: u32 = load<u16>(nb, NB_PORT);
   const pt = portAt(port);
@@ -192,8 +194,11 @@ export function xmit(e: usize, out: bool): u32 {
   let outer: u32 = 0;
   if (tun) outer = outerV4 ? IP4_HEADER_LEN : IP6_HEADER_LEN;
   // Issue 7 (pmtu.ts): too big -> ICMP frag needed / packet too big, or fragment (no DF).
-  const m = mtuCheck(outer, <u32>min<i64>(mtu, 0xffffffff), out);
-  if (m != 0) return m;
+  Pkt.fragMtu = 0;
+  if (outer != 0 || <i64>iplen > mtu) {
+    const m = mtuCheck(outer, <u32>min<i64>(mtu, 0xffffffff), out);
+    if (m != 0) return m;
+  }
   if (tun && (<u32>load<u8>(pt, PT_HAS) & (outerV4 ? PORT_F_ADDR4 : PORT_F_ADDR6)) == 0) {
     return outcome(V_DROP, R_NO_TUN_SRC);
   }

@@ -107,9 +107,10 @@ for (const make of ENGINES) {
     assert.ok(counter("tx") > 500 && counter("drop") > 20 && counter("pass") > 100);
 
     for (const f of by("tx")) {
-      // Issue 7: an IPv4 packet too big for the port leaves in two fragments, and relayed
-      // ICMP errors (no L4 header of their own) are not matched to a connection here.
-      assert.ok(f.out.length === 1 || f.out.length === 2, `frame ${f.index}`);
+      // Issue 7: an IPv4 packet too big for the port leaves in two fragments, a first
+      // fragment takes the held ones with it, and relayed ICMP errors (no L4 header of their
+      // own) are not matched to a connection here.
+      assert.ok(f.out.length >= 1, `frame ${f.index}`);
       if (!f.in.l4) continue;
       assert.ok(f.conn, `frame ${f.index} has no connection`);
       const o = f.out[0].headers;
@@ -135,7 +136,9 @@ for (const make of ENGINES) {
       assert.ok(f.out.length <= icmp, `frame ${f.index}`);
       assert.notEqual(f.reason, "");
     }
-    const fwds = new Set(by("tx").filter((f) => f.conn).map((f) => `${f.conn!.fwd}/${f.conn!.direction}`));
+    const fwds = new Set(
+      by("tx").filter((f) => f.conn).map((f) => `${f.conn!.fwd}/${f.conn!.direction}`),
+    );
     assert.deepEqual([...fwds].sort(), ["masq/in", "masq/out", "route/in", "tunnel/in"]);
   });
 }

@@ -6,6 +6,11 @@ import assert from "node:assert/strict";
 import type { Engine } from "../host/engine/engine.ts";
 import { FrameIo } from "../host/engine/frames.ts";
 import {
+  AF_INET,
+  AF_INET6,
+  IP_VS_CONN_F_DROUTE,
+  IP_VS_CONN_F_MASQ,
+  SCHED_RR,
   C_CONN_DROPPED,
   C_COUNT,
   C_ICMP_SENT,
@@ -18,9 +23,10 @@ import {
   SYS_ICMP_MSGS_PER_SEC,
   SYS_SECURE_TCP,
 } from "../host/engine/abi.gen.ts";
-import { dest, ENGINES, type Lab, RS4, RS6, setupLab, SMALL_CONFIG } from "./fixtures/lab.ts";
+import { dest, ENGINES, type Lab, RS4, RS6, setupLab, SMALL_CONFIG, svc, VIP } from "./fixtures/lab.ts";
 import { type GenFrame, Traffic } from "./fixtures/traffic.ts";
 import { schedDifferential } from "./fixtures/sched_scenario.ts";
+import { SCTP_PORT } from "./fixtures/proto_traffic.ts";
 
 const FRAMES = Number(Deno.env.get("WVS_DIFF_FRAMES") ?? 1_000_000);
 const SEED = Number(Deno.env.get("WVS_DIFF_SEED") ?? (Date.now() % 0x7fffffff));
@@ -94,8 +100,23 @@ Deno.test({
     const labB = setupLab(eb);
     assert.deepEqual([...labA.dests.keys()], [...labB.dests.keys()]);
     assert.deepEqual(labA.svc, labB.svc);
+    // Issue 7: FTP NAT services (VIP:21 -> real server 1:21) for the FTP sessions; SCTP
+    // services (NAT, DR, IPv6 NAT) on port 3868; ISAKMP (UDP 500) for AH and ESP.
+    for (const e of [ea, eb]) {
+      const add = (af: 2 | 10, proto: number, vip: string, port: number, rs: string, fwd: number) => {
+        const s = e.addService(svc(af, proto, vip, port, SCHED_RR));
+        e.addDest(s, dest(af, rs, port, fwd));
+      };
+      add(AF_INET, 6, VIP.nat4, 21, RS4[0], IP_VS_CONN_F_MASQ);
+      add(AF_INET6, 6, VIP.nat6, 21, RS6[0], IP_VS_CONN_F_MASQ);
+      add(AF_INET, 132, VIP.nat4, SCTP_PORT, RS4[0], IP_VS_CONN_F_MASQ);
+      add(AF_INET, 132, VIP.dr4, SCTP_PORT, RS4[0], IP_VS_CONN_F_DROUTE);
+      add(AF_INET6, 132, VIP.nat6, SCTP_PORT, RS6[0], IP_VS_CONN_F_MASQ);
+      add(AF_INET, 17, VIP.nat4, 500, RS4[0], IP_VS_CONN_F_MASQ);
+      add(AF_INET6, 17, VIP.nat6, 500, RS6[0], IP_VS_CONN_F_MASQ);
+    }
     const ioA = new FrameIo(ea), ioB = new FrameIo(eb);
-    const t = new Traffic(SEED);
+    const t = new Traffic(SEED, 4000, { ftp: true, protos: true });
     // Issue 7: the seed picks the defense settings the run starts with (drop_entry automatic
     // more often than not, so the table pressure of this small table exercises it).
     const start: [number, number][] = [

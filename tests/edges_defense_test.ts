@@ -31,7 +31,14 @@ const VIP_DR = "198.18.100.2";
 
 /** A small table (256 entries) with a NAT and a DR service, one real server each. */
 async function small(make: (typeof ENGINES)[number], maxConns = 256) {
-  const e = await make.create({ maxConns, maxConns6: 16, maxServices: 4, maxDests: 4, batch: 64, seed: 9 });
+  const e = await make.create({
+    maxConns,
+    maxConns6: 16,
+    maxServices: 4,
+    maxDests: 4,
+    batch: 64,
+    seed: 9,
+  });
   e.setPort(0, { mac: macBytes(DIRECTOR_MAC), mtu: 1500, addr4: ipBytes("198.18.0.254") });
   e.setNeigh(AF_INET, null, macBytes(GW_MAC), 0);
   e.setNeigh(AF_INET, ipBytes(RS4[0]), macBytes(RS_MAC[0]), 0);
@@ -52,7 +59,11 @@ function seg(n: number, flags: string, vip = VIP, sport = 10000 + n) {
 /** The real server's segment to client n. */
 function reply(n: number, flags: string, sport = 10000 + n) {
   const dst = `198.18.${2 + (n >> 8)}.${n & 0xff}`;
-  return Frame.eth({ src: RS_MAC[0] }).ipv4({ src: RS4[0], dst }).tcp({ sport: 8080, dport: sport, flags }).build();
+  return Frame.eth({ src: RS_MAC[0] }).ipv4({ src: RS4[0], dst }).tcp({
+    sport: 8080,
+    dport: sport,
+    flags,
+  }).build();
 }
 
 function feed(io: FrameIo, frames: Uint8Array[], now: number): string[] {
@@ -124,7 +135,11 @@ for (const make of ENGINES) {
     const out = feed(io, Array.from({ length: 12 }, (_, j) => seg(10 + j, "S")), T0 + 1000);
     // The countdown starts at 0 (IPVS's drop_counter), so the first one goes.
     assert.deepEqual(out.map((x) => (x === "tx" ? "." : "D")).join(""), "D...D...D...");
-    assert.deepEqual(feed(io, [seg(1, "A"), seg(1, "A")], T0 + 2000), ["tx", "tx"], "existing entries pass");
+    assert.deepEqual(
+      feed(io, [seg(1, "A"), seg(1, "A")], T0 + 2000),
+      ["tx", "tx"],
+      "existing entries pass",
+    );
   });
 
   Deno.test(`[${make.name}] drop_packet 1 turns on under pressure with rate amemthresh / (amemthresh - free)`, async () => {
@@ -146,10 +161,10 @@ for (const make of ENGINES) {
     feed(io, Array.from({ length: 9 }, () => seg(2, "A")), T0); // slot 2: ESTABLISHED, 10 in packets
     // One slot a second: in 40 s the scan passes every slot once. The half-open entry goes;
     // the established ones are not idle for 60 s yet.
-    for (let s = 1; s <= 40; s++) feed(io, [], T0 + s * SEC);
+    for (let s = 1; s <= 40; s++) io.run([], T0 + s * SEC);
     assert.deepEqual(states(e), ["ESTABLISHED", "ESTABLISHED"]);
     // Next time round they are: 2 in packets drops (its countdown starts at 0), 10 never does.
-    for (let s = 41; s <= 140; s++) feed(io, [], T0 + s * SEC);
+    for (let s = 41; s <= 140; s++) io.run([], T0 + s * SEC);
     const left = e.dumpConns();
     assert.equal(left.length, 1);
     assert.equal(left[0].inPkts, 10);

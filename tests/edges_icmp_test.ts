@@ -21,8 +21,26 @@ import {
 } from "../host/engine/abi.gen.ts";
 import { checksum, Frame } from "./fixtures/packet_builder.ts";
 import { checksumsOk, decode } from "./fixtures/decode.ts";
-import { decodeIcmpError, echoRequest, ICMP, ICMP6, icmpError, ipOf } from "./fixtures/icmp_builder.ts";
-import { dest, DIRECTOR_MAC, ENGINES, GW_MAC, RS4, RS6, RS_MAC, setupLab, SMALL_CONFIG, VIP } from "./fixtures/lab.ts";
+import {
+  decodeIcmpError,
+  echoRequest,
+  ICMP,
+  ICMP6,
+  icmpError,
+  ipOf,
+} from "./fixtures/icmp_builder.ts";
+import {
+  dest,
+  DIRECTOR_MAC,
+  ENGINES,
+  GW_MAC,
+  RS4,
+  RS6,
+  RS_MAC,
+  setupLab,
+  SMALL_CONFIG,
+  VIP,
+} from "./fixtures/lab.ts";
 
 const T0 = 1_700_000_000_000_000;
 const CL4 = "198.18.0.10";
@@ -48,7 +66,9 @@ async function lab(make: (typeof ENGINES)[number]) {
 const v6 = (a: string) => a.includes(":");
 const eth = (src = GW_MAC) => Frame.eth({ src, dst: DIRECTOR_MAC });
 const ipTo = (f: Frame, src: string, dst: string, o: { ttl?: number; df?: boolean } = {}) =>
-  v6(src) ? f.ipv6({ src, dst, hopLimit: o.ttl ?? 64 }) : f.ipv4({ src, dst, ttl: o.ttl ?? 64, df: o.df });
+  v6(src)
+    ? f.ipv6({ src, dst, hopLimit: o.ttl ?? 64 })
+    : f.ipv4({ src, dst, ttl: o.ttl ?? 64, df: o.df });
 
 /** A client SYN to `vip`:80 from `cl`:`sport`. */
 const syn = (cl: string, vip: string, sport: number, o: { ttl?: number; df?: boolean } = {}) =>
@@ -92,7 +112,10 @@ const GEN: GenRow[] = [
   },
   {
     what: "DF 1500 bytes into an IPv4 tunnel: fragmentation needed, MTU 1480",
-    frame: () => ipTo(eth(), CL4, VIP.tun4, { df: true }).tcp({ sport: 4003, dport: 80, flags: "S" }).payload(new Uint8Array(1460)).build(),
+    frame: () =>
+      ipTo(eth(), CL4, VIP.tun4, { df: true }).tcp({ sport: 4003, dport: 80, flags: "S" }).payload(
+        new Uint8Array(1460),
+      ).build(),
     reason: "mtu_exceeded",
     type: ICMP.DEST_UNREACH,
     code: ICMP.FRAG_NEEDED,
@@ -102,7 +125,10 @@ const GEN: GenRow[] = [
   },
   {
     what: "IPv6 1500 bytes into an IPv6 tunnel: packet too big, MTU 1460",
-    frame: () => ipTo(eth(), CL6, VIP.tun6).tcp({ sport: 4004, dport: 80, flags: "S" }).payload(new Uint8Array(1440)).build(),
+    frame: () =>
+      ipTo(eth(), CL6, VIP.tun6).tcp({ sport: 4004, dport: 80, flags: "S" }).payload(
+        new Uint8Array(1440),
+      ).build(),
     reason: "mtu_exceeded",
     type: ICMP6.PKT_TOOBIG,
     code: 0,
@@ -112,7 +138,10 @@ const GEN: GenRow[] = [
   },
   {
     what: "DF over the port MTU through NAT: fragmentation needed, MTU 1500",
-    frame: () => ipTo(eth(), CL4, VIP.nat4, { df: true }).tcp({ sport: 4005, dport: 80, flags: "S" }).payload(new Uint8Array(1500)).build(),
+    frame: () =>
+      ipTo(eth(), CL4, VIP.nat4, { df: true }).tcp({ sport: 4005, dport: 80, flags: "S" }).payload(
+        new Uint8Array(1500),
+      ).build(),
     reason: "mtu_exceeded",
     type: ICMP.DEST_UNREACH,
     code: ICMP.FRAG_NEEDED,
@@ -154,7 +183,11 @@ const GEN: GenRow[] = [
     what: "a NAT reply with TTL 1: time exceeded to the real server from the port address",
     frame: (c) => {
       c.run(syn(CL4, VIP.nat4, 4008));
-      return ipTo(eth(RS_MAC[0]), RS4[0], CL4, { ttl: 1 }).tcp({ sport: 8080, dport: 4008, flags: "SA" }).build();
+      return ipTo(eth(RS_MAC[0]), RS4[0], CL4, { ttl: 1 }).tcp({
+        sport: 8080,
+        dport: 4008,
+        flags: "SA",
+      }).build();
     },
     reason: "ttl_exceeded",
     type: ICMP.TIME_EXCEEDED,
@@ -168,7 +201,11 @@ const GEN: GenRow[] = [
     frame: (c) => {
       c.run(syn(CL6, VIP.nat6, 4009));
       const rs = decode(c.run(syn(CL6, VIP.nat6, 4010)).tx[0].bytes).ip!.dst;
-      return ipTo(eth(RS_MAC[0]), rs, CL6, { ttl: 1 }).tcp({ sport: 8080, dport: 4010, flags: "SA" }).build();
+      return ipTo(eth(RS_MAC[0]), rs, CL6, { ttl: 1 }).tcp({
+        sport: 8080,
+        dport: 4010,
+        flags: "SA",
+      }).build();
     },
     reason: "ttl_exceeded",
     type: ICMP6.TIME_EXCEED,
@@ -204,7 +241,13 @@ for (const make of ENGINES) {
       // The quote is the offending packet as it arrived (576 / 1280 bytes at most in all).
       const orig = ipOf(f);
       assert.deepEqual(d.quote, orig.subarray(0, d.quote.length));
-      assert.equal(d.outer.totalLen, Math.min(d.outer.version === 4 ? 576 : 1280, (d.outer.version === 4 ? 28 : 48) + orig.length));
+      assert.equal(
+        d.outer.totalLen,
+        Math.min(
+          d.outer.version === 4 ? 576 : 1280,
+          (d.outer.version === 4 ? 28 : 48) + orig.length,
+        ),
+      );
       if (d.outer.version === 4) assert.equal(d.outer.tos, 0xc0);
       assert.equal(c.e.counters()[C_ICMP_SENT], 1);
     });
@@ -251,7 +294,11 @@ for (const make of ENGINES) {
       assert.equal(r.tx.length, 2, vip);
       const [a, b] = r.tx.map((t) => ipOf(t.bytes));
       assert.ok(a.length <= 1500 && b.length <= 1500);
-      const h = (p: Uint8Array) => ({ mf: (p[6] & 0x20) !== 0, off: ((p[6] & 0x1f) << 8 | p[7]) * 8, id: p[4] << 8 | p[5] });
+      const h = (p: Uint8Array) => ({
+        mf: (p[6] & 0x20) !== 0,
+        off: ((p[6] & 0x1f) << 8 | p[7]) * 8,
+        id: p[4] << 8 | p[5],
+      });
       assert.deepEqual([h(a).mf, h(a).off, h(b).mf, h(b).off], [true, 0, false, 1480]);
       assert.equal(h(a).id, h(b).id);
       assert.equal(checksum(a.subarray(0, 20)), 0);
@@ -268,7 +315,10 @@ for (const make of ENGINES) {
         ip[10] = 0, ip[11] = 0;
         const cs = checksum(ip.subarray(0, 20));
         ip[10] = cs >> 8, ip[11] = cs & 0xff;
-        assert.ok(checksumsOk(new Uint8Array([...r.tx[0].bytes.subarray(0, 14), ...ip])), "reassembled NAT packet");
+        assert.ok(
+          checksumsOk(new Uint8Array([...r.tx[0].bytes.subarray(0, 14), ...ip])),
+          "reassembled NAT packet",
+        );
       }
     }
     c.e.setSysctl(SYS_PMTU_DISC, 0); // IPv4 tunnel: no MTU check, DF or not: fragments
@@ -293,7 +343,15 @@ for (const make of ENGINES) {
       const s = c.run(syn(cl, nat, 40001));
       const rs = decode(s.tx[0].bytes).ip!.dst;
       // The real server's SYN+ACK leaves from the VIP; a router near the client refuses it.
-      const reply = c.run(ipTo(eth(RS_MAC[0]), rs, cl).tcp({ sport: 8080, dport: 40001, flags: "SA", seq: 9, ack: 1001 }).build());
+      const reply = c.run(
+        ipTo(eth(RS_MAC[0]), rs, cl).tcp({
+          sport: 8080,
+          dport: 40001,
+          flags: "SA",
+          seq: 9,
+          ack: 1001,
+        }).build(),
+      );
       const sent = ipOf(reply.tx[0].bytes);
       const before = c.e.dumpConns();
       const k0 = c.e.counters();
@@ -301,14 +359,28 @@ for (const make of ENGINES) {
       const r = c.run(err);
       assert.equal(`${r.verdict}/${r.why}`, `${V_TX}/none`);
       const d = decodeIcmpError(r.tx[0].bytes)!;
-      assert.equal(decode(r.tx[0].bytes).dstMac, RS_MAC[RS4.indexOf(rs) >= 0 ? RS4.indexOf(rs) : RS6.indexOf(rs)]);
+      assert.equal(
+        decode(r.tx[0].bytes).dstMac,
+        RS_MAC[RS4.indexOf(rs) >= 0 ? RS4.indexOf(rs) : RS6.indexOf(rs)],
+      );
       assert.deepEqual([d.outer.src, d.outer.dst, d.outer.ttl], [router, rs, 29]);
       assert.deepEqual([d.type, d.code], [unreach, code]);
       assert.ok(d.checksumOk && d.outer.headerOk && d.inner.headerOk, "checksums");
-      assert.deepEqual([d.inner.src, d.inner.sport, d.inner.dst, d.inner.dport], [rs, 8080, cl, 40001]);
+      assert.deepEqual([d.inner.src, d.inner.sport, d.inner.dst, d.inner.dport], [
+        rs,
+        8080,
+        cl,
+        40001,
+      ]);
       // The whole segment was quoted, so its TCP checksum is checked too: it is the one the
       // real server sent.
-      const orig = ipTo(eth(RS_MAC[0]), rs, cl).tcp({ sport: 8080, dport: 40001, flags: "SA", seq: 9, ack: 1001 }).build();
+      const orig = ipTo(eth(RS_MAC[0]), rs, cl).tcp({
+        sport: 8080,
+        dport: 40001,
+        flags: "SA",
+        seq: 9,
+        ack: 1001,
+      }).build();
       const o = ipOf(orig);
       assert.deepEqual(d.quote.subarray(af === 4 ? 20 : 40), o.subarray(af === 4 ? 20 : 40));
       // Counted as an in packet; the entry's state and timer are untouched.
@@ -338,7 +410,12 @@ for (const make of ENGINES) {
       assert.equal(decode(r.tx[0].bytes).dstMac, GW_MAC);
       assert.deepEqual([d.outer.src, d.outer.dst], [nat, cl]);
       assert.ok(d.checksumOk && d.outer.headerOk && d.inner.headerOk, "checksums");
-      assert.deepEqual([d.inner.src, d.inner.sport, d.inner.dst, d.inner.dport], [cl, 40002, nat, 80]);
+      assert.deepEqual([d.inner.src, d.inner.sport, d.inner.dst, d.inner.dport], [
+        cl,
+        40002,
+        nat,
+        80,
+      ]);
       assert.equal(c.e.counters()[C_OUT_PKTS] - k0[C_OUT_PKTS], 1);
     });
   }
@@ -348,8 +425,16 @@ for (const make of ENGINES) {
     c.run(syn(CL4, VIP.dr4, 41000));
     c.run(syn(CL4, VIP.tun4, 41001));
     // The real server answered the client directly from the VIP; a router says the path is smaller.
-    const dr = ipTo(eth(), VIP.dr4, CL4, { df: true }).tcp({ sport: 80, dport: 41000, flags: "SA" }).build();
-    const err = icmpError({ src: ROUTER4, dst: VIP.dr4, type: ICMP.DEST_UNREACH, code: ICMP.FRAG_NEEDED, info: 1400, quote: ipOf(dr) });
+    const dr = ipTo(eth(), VIP.dr4, CL4, { df: true }).tcp({ sport: 80, dport: 41000, flags: "SA" })
+      .build();
+    const err = icmpError({
+      src: ROUTER4,
+      dst: VIP.dr4,
+      type: ICMP.DEST_UNREACH,
+      code: ICMP.FRAG_NEEDED,
+      info: 1400,
+      quote: ipOf(dr),
+    });
     const r = c.run(err);
     assert.equal(r.verdict, V_TX);
     const out = decode(r.tx[0].bytes);
@@ -358,29 +443,95 @@ for (const make of ENGINES) {
     assert.deepEqual([d.outer.src, d.outer.dst, d.info], [ROUTER4, VIP.dr4, 1400]);
     assert.deepEqual(d.quote, ipOf(dr), "quote unchanged");
     const tun = ipTo(eth(), VIP.tun4, CL4).tcp({ sport: 80, dport: 41001, flags: "SA" }).build();
-    const t = c.run(icmpError({ src: ROUTER4, dst: VIP.tun4, type: ICMP.TIME_EXCEEDED, code: 0, quote: ipOf(tun) }));
+    const t = c.run(
+      icmpError({
+        src: ROUTER4,
+        dst: VIP.tun4,
+        type: ICMP.TIME_EXCEEDED,
+        code: 0,
+        quote: ipOf(tun),
+      }),
+    );
     assert.equal(t.verdict, V_TX);
     const o = decode(t.tx[0].bytes).ip!;
     assert.equal(o.proto, 4, "IPIP");
     assert.equal(o.dst, RS4[0]);
-    const inner = decodeIcmpError(new Uint8Array([...t.tx[0].bytes.subarray(0, 14), ...ipOf(t.tx[0].bytes).subarray(20)]))!;
-    assert.deepEqual([inner.outer.src, inner.outer.dst, inner.type], [ROUTER4, VIP.tun4, ICMP.TIME_EXCEEDED]);
+    const inner = decodeIcmpError(
+      new Uint8Array([...t.tx[0].bytes.subarray(0, 14), ...ipOf(t.tx[0].bytes).subarray(20)]),
+    )!;
+    assert.deepEqual([inner.outer.src, inner.outer.dst, inner.type], [
+      ROUTER4,
+      VIP.tun4,
+      ICMP.TIME_EXCEEDED,
+    ]);
   });
 
   Deno.test(`[${make.name}] ICMP that is not ours is passed, broken errors are dropped`, async () => {
     const c = await lab(make);
     const s = c.run(syn(CL4, VIP.nat4, 42000));
     const rs = decode(s.tx[0].bytes).ip!.dst;
-    const reply = ipOf(c.run(ipTo(eth(RS_MAC[0]), rs, CL4).tcp({ sport: 8080, dport: 42000, flags: "SA" }).build()).tx[0].bytes);
+    const reply = ipOf(
+      c.run(ipTo(eth(RS_MAC[0]), rs, CL4).tcp({ sport: 8080, dport: 42000, flags: "SA" }).build())
+        .tx[0].bytes,
+    );
     const rows: [string, Uint8Array, number, string][] = [
       ["echo request to the VIP", echoRequest(CL4, VIP.nat4), V_PASS, "not_l4"],
       ["ICMPv6 echo request", echoRequest(CL6, VIP.nat6), V_PASS, "not_l4"],
-      ["an error about no connection", icmpError({ src: ROUTER4, dst: VIP.nat4, type: 3, code: 1, quote: ipOf(syn(VIP.nat4, CL4, 9)) }), V_PASS, "icmp_unrelated"],
-      ["a quote without ports", icmpError({ src: ROUTER4, dst: VIP.nat4, type: 3, code: 1, quote: reply, quoteLen: 22 }), V_PASS, "icmp_unrelated"],
-      ["a quoted ICMP packet", icmpError({ src: ROUTER4, dst: VIP.nat4, type: 3, code: 1, quote: ipOf(echoRequest(VIP.nat4, CL4)) }), V_PASS, "icmp_unrelated"],
-      ["a redirect (not an error IPVS relays)", icmpError({ src: ROUTER4, dst: VIP.nat4, type: 5, code: 1, quote: reply }), V_PASS, "not_l4"],
-      ["a bad ICMP checksum", icmpError({ src: ROUTER4, dst: VIP.nat4, type: 3, code: 1, quote: reply, badChecksum: true }), V_DROP, "icmp_bad_csum"],
-      ["4 bytes of ICMP", eth().ipv4({ src: ROUTER4, dst: VIP.nat4 }).raw(1, new Uint8Array([3, 1, 0, 0])).build(), V_DROP, "trunc_l4"],
+      [
+        "an error about no connection",
+        icmpError({
+          src: ROUTER4,
+          dst: VIP.nat4,
+          type: 3,
+          code: 1,
+          quote: ipOf(syn(VIP.nat4, CL4, 9)),
+        }),
+        V_PASS,
+        "icmp_unrelated",
+      ],
+      [
+        "a quote without ports",
+        icmpError({ src: ROUTER4, dst: VIP.nat4, type: 3, code: 1, quote: reply, quoteLen: 22 }),
+        V_PASS,
+        "icmp_unrelated",
+      ],
+      [
+        "a quoted ICMP packet",
+        icmpError({
+          src: ROUTER4,
+          dst: VIP.nat4,
+          type: 3,
+          code: 1,
+          quote: ipOf(echoRequest(VIP.nat4, CL4)),
+        }),
+        V_PASS,
+        "icmp_unrelated",
+      ],
+      [
+        "a redirect (not an error IPVS relays)",
+        icmpError({ src: ROUTER4, dst: VIP.nat4, type: 5, code: 1, quote: reply }),
+        V_PASS,
+        "not_l4",
+      ],
+      [
+        "a bad ICMP checksum",
+        icmpError({
+          src: ROUTER4,
+          dst: VIP.nat4,
+          type: 3,
+          code: 1,
+          quote: reply,
+          badChecksum: true,
+        }),
+        V_DROP,
+        "icmp_bad_csum",
+      ],
+      [
+        "4 bytes of ICMP",
+        eth().ipv4({ src: ROUTER4, dst: VIP.nat4 }).raw(1, new Uint8Array([3, 1, 0, 0])).build(),
+        V_DROP,
+        "trunc_l4",
+      ],
     ];
     for (const [what, f, verdict, why] of rows) {
       const r = c.run(f);
@@ -394,7 +545,9 @@ for (const make of ENGINES) {
     c.run(syn(CL4, VIP.nat4, 43000));
     const k0 = c.e.counters()[C_ICMP_SENT];
     const reply = ipTo(eth(), VIP.nat4, CL4).tcp({ sport: 80, dport: 43000, flags: "SA" }).build();
-    const r = c.run(icmpError({ src: ROUTER4, dst: VIP.nat4, type: 3, code: 1, quote: ipOf(reply), ttl: 1 }));
+    const r = c.run(
+      icmpError({ src: ROUTER4, dst: VIP.nat4, type: 3, code: 1, quote: ipOf(reply), ttl: 1 }),
+    );
     assert.equal(r.why, "ttl_exceeded");
     assert.equal(r.tx.length, 0);
     assert.equal(c.e.counters()[C_ICMP_SENT], k0);

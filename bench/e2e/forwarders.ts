@@ -9,7 +9,6 @@ import type { DirectorConfig } from "../../host/director/config.ts";
 import type { Spawned } from "../../tests/e2e/netns.ts";
 import {
   type BenchNet,
-  CLIENT,
   ECHO_PORT,
   HTTP_PORT,
   IPERF_PORT,
@@ -35,7 +34,10 @@ export interface Running {
 }
 
 export interface WvsOptions {
+  /** Absent: the director's default (one worker). */
   workers?: number;
+  /** Absent: the director's default (ring). */
+  io?: "mmsg" | "ring";
   /** CPU list for taskset (default: "1" with one worker, none otherwise). */
   cpus?: string;
   nice?: number;
@@ -65,6 +67,8 @@ export function wvsConfig(o: WvsOptions): DirectorConfig {
   return {
     engine: o.engine ?? "wasm",
     batch: o.batch ?? 64,
+    io: o.io,
+    workers: o.workers,
     rcvbuf: o.rcvbuf,
     maxConns: 1 << 20,
     maxConns6: 1024,
@@ -72,8 +76,7 @@ export function wvsConfig(o: WvsOptions): DirectorConfig {
       { ifname: "eth0", addrs: [`${LB_FRONT}/24`], keepOffloads: o.keepOffloads },
       { ifname: "eth1", addrs: [`${LB_BACK}/24`], keepOffloads: o.keepOffloads },
     ],
-    // The client is resolved like a gateway: the testbed's client never ARPs (static neighbours).
-    gateways: [CLIENT],
+    // The testbed's client never ARPs (static neighbours): the director learns its MAC from traffic.
     services: [
       { protocol: "udp", addr: VIP, port: SINK_PORT, sched: "rr", dests: dests(SINK_PORT) },
       { protocol: "udp", addr: VIP, port: ECHO_PORT, sched: "rr", dests: dests(ECHO_PORT) },
@@ -101,6 +104,7 @@ EOF`,
       );
       const file = await b.net.tempDir("wvs-bench-cfg-").then((d) => `${d}/director.json`);
       await Deno.writeTextFile(file, JSON.stringify(wvsConfig(o)));
+      // One data-plane thread shares CPU1 with NAPI (baselines.md §2); two get both CPUs.
       const cpus = o.cpus ?? ((o.workers ?? 1) <= 1 ? "1" : "");
       const cmd = [
         ...(cpus ? ["taskset", "-c", cpus] : []),
@@ -113,7 +117,6 @@ EOF`,
         `${REPO}host/director/main.ts`,
         "--config",
         file,
-        ...(o.workers ? ["--workers", String(o.workers)] : []),
         ...(o.args ?? []),
       ];
       const proc = b.net.spawn("lb", cmd);

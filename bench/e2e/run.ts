@@ -11,7 +11,7 @@
 // against two draining the same backlog: drain.ts). Each rep runs
 // every configuration in the same order; ratios are the median of per-rep
 // ratios against nft measured in the same rep. Results: a markdown summary on
-// stdout and every run as a JSON line in --log (default bench/e2e/last-run.jsonl).
+// stdout and every run as a JSON line in --log (default /tmp/wvs-bench-e2e.jsonl).
 // Bounded: every load has a duration and a count; the testbed is deleted in
 // `finally`, also on Ctrl-C. Root only; needs nft, ethtool, wrk, iperf3,
 // haproxy, nginx, python3 (`apt-get install -y nftables ethtool wrk iperf3 haproxy nginx`).
@@ -31,43 +31,42 @@ const FORWARDERS: Record<string, Forwarder> = {
   direct,
   haproxy1: haproxy(1),
   haproxy2: haproxy(2),
+  // The director as it ships: one worker, TPACKET_V2 ring over the engine's slots.
   wvs: wvs("wvs", { keepOffloads: true }),
-  "wvs-w1": wvs("wvs-w1", { workers: 1, keepOffloads: true }),
-  "wvs-w2": wvs("wvs-w2", { workers: 2, keepOffloads: true }),
+  // What came before, and the variants tried (bench/RESULTS.md, "End to end").
+  "wvs-main-mmsg": wvs("wvs-main-mmsg", { workers: 0, io: "mmsg", keepOffloads: true }),
+  "wvs-w1-mmsg": wvs("wvs-w1-mmsg", { workers: 1, io: "mmsg", keepOffloads: true }),
+  "wvs-w1-mmsg-busy": wvs("wvs-w1-mmsg-busy", {
+    workers: 1,
+    io: "mmsg",
+    nice: 0,
+    keepOffloads: true,
+    args: ["--busy"],
+  }),
+  "wvs-b16": wvs("wvs-b16", { batch: 16, keepOffloads: true }),
+  "wvs-b256": wvs("wvs-b256", { batch: 256, keepOffloads: true }),
   "wvs-ts": wvs("wvs-ts", { engine: "ts", keepOffloads: true }),
-  "wvs-ring": wvs("wvs-ring", { keepOffloads: true, args: ["--io", "ring"] }),
-  "wvs-w1-ring": wvs("wvs-w1-ring", { workers: 1, keepOffloads: true, args: ["--io", "ring"] }),
-  "wvs-w2-ring": wvs("wvs-w2-ring", { workers: 2, keepOffloads: true, args: ["--io", "ring"] }),
-  "wvs-w1-busy": wvs("wvs-w1-busy", { workers: 1, keepOffloads: true, nice: 0, args: ["--busy"] }),
-  "wvs-w1-ring-b16": wvs("wvs-w1-ring-b16", {
-    workers: 1,
-    batch: 16,
-    keepOffloads: true,
-    args: ["--io", "ring"],
-  }),
-  "wvs-w1-ring-b256": wvs("wvs-w1-ring-b256", {
-    workers: 1,
-    batch: 256,
-    keepOffloads: true,
-    args: ["--io", "ring"],
-  }),
-  // Drain: the workers hold off until the generator is done (drain.ts).
+  "wvs-w2": wvs("wvs-w2", { workers: 2, keepOffloads: true }),
+  // Drain: the workers hold off until the generator is done (drain.ts); recvmmsg, whose
+  // socket queues can hold the backlog.
   "drain-w1": wvs("drain-w1", {
     workers: 1,
+    io: "mmsg",
     keepOffloads: true,
     rcvbuf: 1 << 29,
     args: ["--hold-ms", String(HOLD_MS)],
   }),
   "drain-w2": wvs("drain-w2", {
     workers: 2,
+    io: "mmsg",
     keepOffloads: true,
     rcvbuf: 1 << 29,
     args: ["--hold-ms", String(HOLD_MS)],
   }),
   // TCP and latency runs pin nothing (baselines.md §3e).
   "wvs-tcp": wvs("wvs-tcp", { cpus: "" }),
-  "wvs-tcp-w1": wvs("wvs-tcp-w1", { workers: 1, cpus: "" }),
   "wvs-tcp-w2": wvs("wvs-tcp-w2", { workers: 2, cpus: "" }),
+  "wvs-tcp-main-mmsg": wvs("wvs-tcp-main-mmsg", { workers: 0, io: "mmsg", cpus: "" }),
 };
 
 /** A run with more foreign load than this (CPUs) is repeated, up to RETRIES times, then marked. */
@@ -92,16 +91,19 @@ async function main(): Promise<number> {
     args: Deno.args,
     options: {
       reps: { type: "string", default: "3" },
-      tests: { type: "string", default: "pps,rate,tcp,lat" },
-      "pps-configs": { type: "string", default: "sink,nft,wvs,wvs-w1,wvs-w2" },
-      "rate-configs": { type: "string", default: "nft,wvs,wvs-w1" },
-      "tcp-configs": { type: "string", default: "nft,direct,haproxy1,wvs-tcp" },
-      "lat-configs": { type: "string", default: "direct,nft,wvs" },
+      tests: { type: "string", default: "pps,rate,drain,tcp,lat" },
+      "pps-configs": {
+        type: "string",
+        default: "sink,nft,wvs-main-mmsg,wvs-w1-mmsg,wvs-w1-mmsg-busy,wvs,wvs-b16,wvs-b256,wvs-w2",
+      },
+      "rate-configs": { type: "string", default: "nft,wvs-main-mmsg,wvs-w1-mmsg,wvs" },
+      "tcp-configs": { type: "string", default: "nft,direct,haproxy1,wvs-tcp,wvs-tcp-w2" },
+      "lat-configs": { type: "string", default: "direct,nft,wvs-tcp" },
       "drain-configs": { type: "string", default: "drain-w1,drain-w2" },
       "drain-frames": { type: "string", default: "300000" },
       rate: { type: "string", default: "100000" },
       "lat-load": { type: "string", default: "" },
-      log: { type: "string", default: new URL("./last-run.jsonl", import.meta.url).pathname },
+      log: { type: "string", default: "/tmp/wvs-bench-e2e.jsonl" },
     },
   });
   const why = netnsUnavailable();
@@ -226,7 +228,9 @@ async function main(): Promise<number> {
       }
       if (tests.has("lat")) {
         await b.lbOffloads(false);
-        const wvsPps = median(pps.flat().filter((r) => r.config === "wvs").map((r) => r.pps));
+        const wvsPps = median(
+          pps.flat().filter((r) => r.config === "wvs" && valid(r)).map((r) => r.pps),
+        );
         const load = Number(a["lat-load"]) ||
           (Number.isFinite(wvsPps) ? Math.round(wvsPps / 2) : 50_000);
         const row: LatResult[] = [];

@@ -35,8 +35,8 @@ export const ENGINE_LACKS = {
   pe: true,
   /** `-o` one-packet scheduling. */
   ops: false,
-  /** `--sctp-service`. */
-  sctp: true,
+  /** `--sctp-service` (both engines since issue 7: assembly/proto/sctp.ts and its twin). */
+  sctp: false,
   /** `--tun-type gue` and `--tun-type gre` (every tunnel is IPIP for now). */
   gueGre: true,
 } as const;

@@ -21,11 +21,8 @@ import {
   C_RX,
   C_TX,
   R_COUNT,
-  R_NOT_IP,
-  R_NOT_L4,
-  R_NOT_VIP,
-  R_TCP_NO_SYN,
   REASON_NAMES,
+  REASON_PASS_MASK,
 } from "../engine/abi.gen.ts";
 import type { Stats } from "../engine/engine.ts";
 import { formatIp } from "../ctl/addr.ts";
@@ -51,13 +48,16 @@ export const COUNTER_NAMES: readonly [number, string][] = [
   [C_OUT_BYTES, "out_bytes"],
 ];
 
-/** Reasons whose verdict is PASS (ARCHITECTURE.md, the per-frame pipeline); the rest DROP. */
-export const PASS_REASONS: ReadonlySet<number> = new Set([
-  R_NOT_IP,
-  R_NOT_VIP,
-  R_TCP_NO_SYN,
-  R_NOT_L4,
-]);
+/**
+ * Reasons whose verdict is PASS (ARCHITECTURE.md, the per-frame pipeline); the rest DROP.
+ * REASON_PASS_MASK (assembly/abi.ts) is the engines' own list (ftp_data, icmp_unrelated,
+ * sctp_no_init besides the first four).
+ */
+export const PASS_REASONS: ReadonlySet<number> = new Set(
+  Array.from({ length: Math.min(R_COUNT, 32) }, (_, r) => r).filter((r) =>
+    ((REASON_PASS_MASK >>> r) & 1) !== 0
+  ),
+);
 
 const GLOBAL: readonly [number, string, "counter" | "gauge", string][] = [
   [C_RX, "wvs_frames_received_total", "counter", "Frames received by the engine."],

@@ -9,14 +9,25 @@ import {
   IP_VS_CONN_F_DROUTE,
   IP_VS_CONN_F_MASQ,
   IP_VS_CONN_F_TUNNEL,
+  IPPROTO_SCTP,
   IPPROTO_TCP,
   IPPROTO_UDP,
   SCHED_RR,
   SCHED_WLC,
   SCHED_WRR,
+  SYS_AM_DROPRATE,
+  SYS_AMEMTHRESH,
+  SYS_CONN_MAX,
   SYS_CONN_REUSE_MODE,
+  SYS_DROP_ENTRY,
+  SYS_DROP_PACKET,
   SYS_EXPIRE_NODEST_CONN,
+  SYS_FTP_PORT,
+  SYS_ICMP_MSGS_BURST,
+  SYS_ICMP_MSGS_PER_SEC,
   SYS_PMTU_DISC,
+  SYS_SECURE_TCP,
+  SYS_SLOPPY_SCTP,
   SYS_SLOPPY_TCP,
 } from "../engine/abi.gen.ts";
 import type { DestSpec, EngineConfig, ServiceSpec } from "../engine/engine.ts";
@@ -55,7 +66,7 @@ export interface DestConfig {
 }
 
 export interface ServiceConfig {
-  protocol: "tcp" | "udp";
+  protocol: "tcp" | "udp" | "sctp";
   addr: string;
   port: number;
   sched?: "rr" | "wrr" | "wlc";
@@ -96,6 +107,18 @@ export interface DirectorConfig {
     expire_nodest_conn?: number;
     sloppy_tcp?: number;
     pmtu_disc?: number;
+    /** Issue 7: ICMP error rate; defense strategies (0..3) and their thresholds (entries). */
+    icmp_msgs_per_sec?: number;
+    icmp_msgs_burst?: number;
+    amemthresh?: number;
+    am_droprate?: number;
+    drop_entry?: number;
+    drop_packet?: number;
+    secure_tcp?: number;
+    conn_max?: number;
+    /** The FTP helper's port (default 21, 0 off); SCTP entries from any chunk but ABORT. */
+    ftp_port?: number;
+    sloppy_sctp?: number;
   };
   /** Connection sync daemons and failover (host/sync/config.ts DirectorSyncConfig). */
   sync?: DirectorSyncConfig;
@@ -140,12 +163,27 @@ const FWDS: Record<string, number> = {
   route: IP_VS_CONN_F_DROUTE,
   tunnel: IP_VS_CONN_F_TUNNEL,
 };
-const PROTOS: Record<string, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP };
+const PROTOS: Record<string, number> = {
+  tcp: IPPROTO_TCP,
+  udp: IPPROTO_UDP,
+  sctp: IPPROTO_SCTP,
+};
 const SYSCTLS: Record<string, number> = {
   conn_reuse_mode: SYS_CONN_REUSE_MODE,
   expire_nodest_conn: SYS_EXPIRE_NODEST_CONN,
   sloppy_tcp: SYS_SLOPPY_TCP,
   pmtu_disc: SYS_PMTU_DISC,
+  // Issue 7.
+  icmp_msgs_per_sec: SYS_ICMP_MSGS_PER_SEC,
+  icmp_msgs_burst: SYS_ICMP_MSGS_BURST,
+  amemthresh: SYS_AMEMTHRESH,
+  am_droprate: SYS_AM_DROPRATE,
+  drop_entry: SYS_DROP_ENTRY,
+  drop_packet: SYS_DROP_PACKET,
+  secure_tcp: SYS_SECURE_TCP,
+  conn_max: SYS_CONN_MAX,
+  ftp_port: SYS_FTP_PORT,
+  sloppy_sctp: SYS_SLOPPY_SCTP,
 };
 
 function fail(where: string, why: string): never {

@@ -2,9 +2,14 @@ import assert from "node:assert/strict";
 import {
   IP_VS_CONN_F_DROUTE,
   IP_VS_CONN_F_MASQ,
+  IPPROTO_SCTP,
   IPPROTO_UDP,
   SCHED_WLC,
   SCHED_WRR,
+  SYS_CONN_MAX,
+  SYS_FTP_PORT,
+  SYS_ICMP_MSGS_PER_SEC,
+  SYS_SECURE_TCP,
 } from "../engine/abi.gen.ts";
 import { type DirectorConfig, planDirector } from "./config.ts";
 import { formatIp } from "./inet.ts";
@@ -77,4 +82,19 @@ Deno.test("planDirector() names the field of the first error", async (t) => {
   for (const [what, c, re] of bad) {
     await t.step(what, () => assert.throws(() => planDirector(c), re));
   }
+});
+
+Deno.test("planDirector() takes SCTP services and the issue-7 sysctls by name", () => {
+  const p = planDirector({
+    ...BASE,
+    services: [{ ...BASE.services[0], protocol: "sctp", port: 3868 }],
+    sysctl: { conn_max: 50000, secure_tcp: 1, ftp_port: 21, icmp_msgs_per_sec: 100 },
+  });
+  assert.equal(p.services[0].spec.protocol, IPPROTO_SCTP);
+  assert.deepEqual(p.sysctl, [
+    [SYS_CONN_MAX, 50000],
+    [SYS_SECURE_TCP, 1],
+    [SYS_FTP_PORT, 21],
+    [SYS_ICMP_MSGS_PER_SEC, 100],
+  ]);
 });

@@ -361,7 +361,8 @@ export class Director {
           [...fwd].join("+")
         } x${s.dests.length}`;
     });
-    return `wvs director up: engine ${this.engine.kind}, batch ${this.#area.batch}; ${
+    const slots = this.#roundLimit === this.#area.batch ? "" : ` of ${this.#area.batch} slots`;
+    return `wvs director up: engine ${this.engine.kind}, batch ${this.#roundLimit}${slots}; ${
       ports.join("; ")
     }; ` +
       `vips: ${vips.join(", ") || "none"}; mode ${[...modes].join("+") || "none"}`;

@@ -74,8 +74,11 @@ export const R_FTP_DATA = 24;
 export const R_ICMP_BAD_CSUM = 25;
 export const R_ICMP_UNRELATED = 26;
 export const R_DROP_PACKET = 27;
-export const R_COUNT = 28;
-export const REASON_PASS_MASK = 0x5f00000;
+export const R_FRAG_HELD = 28;
+export const R_BAD_L4_CSUM = 29;
+export const R_SCTP_NO_INIT = 30;
+export const R_COUNT = 31;
+export const REASON_PASS_MASK = 0x45f00000;
 export const C_RX = 0;
 export const C_TX = 1;
 export const C_DROP = 2;
@@ -93,7 +96,7 @@ export const C_ICMP_SENT = 13;
 export const C_ICMP_SUPPRESSED = 14;
 export const C_CONN_DROPPED = 15;
 export const C_REASON_BASE = 16;
-export const C_COUNT = 44;
+export const C_COUNT = 47;
 export const S_CONNS = 0;
 export const S_IN_PKTS = 1;
 export const S_OUT_PKTS = 2;
@@ -156,6 +159,21 @@ export const TCP_S_LISTEN = 9;
 export const TCP_S_SYNACK = 10;
 export const TCP_S_COUNT = 11;
 export const UDP_S_NORMAL = 0;
+export const SCTP_S_NONE = 0;
+export const SCTP_S_INIT1 = 1;
+export const SCTP_S_INIT = 2;
+export const SCTP_S_COOKIE_SENT = 3;
+export const SCTP_S_COOKIE_REPLIED = 4;
+export const SCTP_S_COOKIE_WAIT = 5;
+export const SCTP_S_COOKIE = 6;
+export const SCTP_S_COOKIE_ECHOED = 7;
+export const SCTP_S_ESTABLISHED = 8;
+export const SCTP_S_SHUTDOWN_SENT = 9;
+export const SCTP_S_SHUTDOWN_RECEIVED = 10;
+export const SCTP_S_SHUTDOWN_ACK_SENT = 11;
+export const SCTP_S_REJECTED = 12;
+export const SCTP_S_CLOSED = 13;
+export const SCTP_S_COUNT = 14;
 export const IP_VS_CTPL_S_NONE = 0;
 export const IP_VS_CTPL_S_ASSURED = 1;
 export const TEMPLATE_RETRY = 60;
@@ -195,7 +213,9 @@ export const SYS_DROP_ENTRY = 12;
 export const SYS_DROP_PACKET = 13;
 export const SYS_SECURE_TCP = 14;
 export const SYS_CONN_MAX = 15;
-export const SYS_COUNT = 16;
+export const SYS_FTP_PORT = 16;
+export const SYS_SLOPPY_SCTP = 17;
+export const SYS_COUNT = 18;
 export const ENOENT = 2;
 export const ESRCH = 3;
 export const ENOMEM = 12;
@@ -236,20 +256,20 @@ export const CN_CPORT = 12;
 export const CN_VPORT = 14;
 export const CN_DPORT = 16;
 export const CN_PROTO = 18;
-export const CN_STATE = 19;
+export const CN_AF = 19;
 export const CN_FLAGS = 20;
 export const CN_DEST = 24;
 export const CN_EXPIRES = 28;
 export const CN_TIMEOUT = 32;
 export const CN_LINK_IN = 36;
-export const CN_LINK_OUT = 40;
-export const CN_CONTROL = 44;
-export const CN_IN_PKTS = 48;
-export const CN_N_CONTROL = 52;
-export const CN_AF = 54;
-export const CN_USED = 55;
-export const CN_EXT = 56;
-export const CN_SVC = 60;
+export const CN_CONTROL = 40;
+export const CN_IN_PKTS = 44;
+export const CN_N_CONTROL = 48;
+export const CN_STATE = 50;
+export const CN_USED = 51;
+export const CN_EXT = 52;
+export const CN_SVC = 56;
+export const CN_BUCKET = 60;
 export const CONN6_SIZE = 48;
 export const L_SYNC_RING = 24;
 export const L_SYNC_CAP = 25;
@@ -273,6 +293,10 @@ export const IP_VS_CONN_F_SEQ_MASK = 1536;
 export const SYNC_THRESHOLD_DEFAULT = 3;
 export const SYNC_PERIOD_DEFAULT = 50;
 export const SYNC_TEMPLATE_TIMEOUT = 180;
+export const FRAG_TRACK = 1024;
+export const FRAG_HOLD = 64;
+export const FRAG_TIMEOUT = 30;
+export const APP_MAX = 1024;
 
 /** Names of the R_* reasons, indexed by code (counters and logs use them). */
 export const REASON_NAMES: readonly string[] = [
@@ -304,6 +328,9 @@ export const REASON_NAMES: readonly string[] = [
   "icmp_bad_csum",
   "icmp_unrelated",
   "drop_packet",
+  "frag_held",
+  "bad_l4_csum",
+  "sctp_no_init",
 ];
 
 /** TCP state names as `ipvsadm -Lc` prints them, indexed by state. */

@@ -126,3 +126,74 @@ export async function ping(net: Netns, ns: string, addr: string, n = 2): Promise
   });
   return Number(/replies (\d+)/.exec(r.stdout)?.[1] ?? -1);
 }
+
+const ECHO = `
+import socket, sys, threading
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(16)
+print("echo listening", flush=True)
+def serve(c):
+    while True:
+        d = c.recv(4096)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+
+/** A TCP echo server on `port`. */
+export async function startEcho(net: Netns, ns: string, port: number): Promise<Spawned> {
+  const s = net.spawn(ns, [PYTHON, "-u", "-c", ECHO, String(port)]);
+  await s.out.waitFor(/echo listening/, 10_000);
+  return s;
+}
+
+const PROBE = `
+import socket, sys, time
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+print("connected", flush=True)
+ok = bad = 0
+err = ""
+end = time.time() + float(sys.argv[3])
+while time.time() < end:
+    try:
+        c.sendall(b"ping\\n")
+        got = b""
+        while len(got) < 5:
+            d = c.recv(16)
+            if not d:
+                raise EOFError("closed by peer")
+            got += d
+        ok += 1
+    except Exception as e:
+        bad += 1
+        err = repr(e)
+        break
+    time.sleep(0.05)
+print("probe", ok, bad, err, flush=True)
+`;
+
+/**
+ * An established TCP connection to addr:port that round-trips a line every 50 ms for
+ * `seconds`; resolves once connected, then `done` gives [round trips, failures, error].
+ */
+export async function startProbe(
+  net: Netns,
+  ns: string,
+  addr: string,
+  port: number,
+  seconds: number,
+): Promise<{ done: Promise<[number, number, string]> }> {
+  const s = net.spawn(ns, [PYTHON, "-u", "-c", PROBE, addr, String(port), String(seconds)]);
+  await s.out.waitFor(/connected/, 10_000);
+  const done = s.out.waitFor(/^probe /, (seconds + 15) * 1000).then((l) => {
+    const [, ok, bad, ...err] = l.split(" ");
+    return [Number(ok), Number(bad), err.join(" ")] as [number, number, string];
+  });
+  return { done };
+}

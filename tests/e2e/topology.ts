@@ -236,13 +236,15 @@ export async function startUdpEcho(net: Netns, topo: Topology, port: number): Pr
 }
 
 /**
- * The data plane the e2e suite runs: $WVS_E2E_IO (mmsg, the default, or ring)
- * and $WVS_E2E_WORKERS (0, the default: one thread).
+ * The data plane the e2e suite runs: the director's defaults, or $WVS_E2E_IO
+ * (mmsg or ring) and $WVS_E2E_WORKERS (0 = the main thread).
  */
 export function e2eDataplane(): Pick<DirectorConfig, "io" | "workers"> {
+  const io = Deno.env.get("WVS_E2E_IO");
+  const workers = Deno.env.get("WVS_E2E_WORKERS");
   return {
-    io: Deno.env.get("WVS_E2E_IO") === "ring" ? "ring" : "mmsg",
-    workers: Number(Deno.env.get("WVS_E2E_WORKERS") ?? 0) || 0,
+    ...(io === "ring" || io === "mmsg" ? { io } : {}),
+    ...(workers !== undefined ? { workers: Number(workers) } : {}),
   };
 }
 

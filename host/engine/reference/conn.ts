@@ -17,6 +17,7 @@ const {
   IP_VS_CONN_F_FWD_MASK,
   IP_VS_CONN_F_INACTIVE,
   IP_VS_CONN_F_MASQ,
+  IP_VS_CONN_F_NO_CPORT,
   IP_VS_CONN_F_TEMPLATE,
   TEMPLATE_RETRY,
 } = abi;
@@ -70,6 +71,8 @@ export class ConnTable {
   readonly control: Int32Array;
   /** The template chains (persist.ts), which free() unlinks TEMPLATE entries from. */
   templates!: { unlink(c: number): void };
+  /** Live entries with NO_CPORT (FTP passive data, issue 7): in lookups retry port 0. */
+  noCport = 0;
   /** IPv6 block of an entry (-1 for IPv4) and the blocks themselves. */
   readonly block: Int32Array;
   readonly addr6: Uint32Array;
@@ -290,6 +293,7 @@ export class ConnTable {
    */
   free(c: number): void {
     const template = (this.flags[c] & IP_VS_CONN_F_TEMPLATE) !== 0;
+    if ((this.flags[c] & IP_VS_CONN_F_NO_CPORT) !== 0) this.noCport--; // issue 7 (app.ts)
     if (template) {
       this.templates.unlink(c);
     } else {
@@ -313,6 +317,34 @@ export class ConnTable {
     }
     this.af[c] = 0;
     this.#free[this.#top++] = c;
+  }
+
+  /**
+   * Fills in the client port of a NO_CPORT entry (ip_vs_conn_fill_cport; issue 7, FTP
+   * passive data) and re-links it at the head of its new chain.
+   */
+  setCport(c: number, cport: number): void {
+    const n = this.#next[c];
+    const pv = this.#prev[c];
+    if (pv >= 0) this.#next[pv] = n;
+    else this.#buckets[this.#bucketOf[c]] = n;
+    if (n >= 0) this.#prev[n] = pv;
+    this.cport[c] = cport;
+    let h;
+    if (this.af[c] === AF_INET) {
+      h = hashClient(this.#seed, this.proto[c], this.caddr[c], 0, 0, 0, cport);
+    } else {
+      const b = this.block[c] * CONN6_WORDS;
+      const a6 = this.addr6;
+      h = hashClient(this.#seed, this.proto[c], a6[b], a6[b + 1], a6[b + 2], a6[b + 3], cport);
+    }
+    const bi = h & this.#mask;
+    const first = this.#buckets[bi];
+    this.#bucketOf[c] = bi;
+    this.#next[c] = first;
+    this.#prev[c] = -1;
+    if (first >= 0) this.#prev[first] = c;
+    this.#buckets[bi] = c;
   }
 
   /** A template's timer fired while it controls entries: keep it, retry in 60 s. */

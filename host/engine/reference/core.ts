@@ -18,9 +18,13 @@ import * as udpWire from "./wire/udp.ts";
 import * as xmit from "./xmit.ts";
 import { persistAssure, persistAttach, persistSchedule, tplTouch } from "./persist.ts";
 import { syncPacket } from "./sync.ts";
-import { OTHER_L4, otherL4 } from "./edge.ts";
+import { EDGE_CONTINUE, edgeBatch, edgeFrame, edgeParsed, OTHER_L4 } from "./edge.ts";
+import { sctpMayCreate, sctpStateTransition } from "./proto/sctp.ts";
+import { frag4Note, frag6Note, fragFirst, fragNoted } from "./frag.ts";
+import { appNoCport } from "./app.ts";
+import { appPacket } from "./app_ftp.ts";
 import { icmpPortUnreach } from "./icmp_send.ts";
-import { defenseAdmit, defenseTick } from "./defense.ts";
+import { defenseAdmit } from "./defense.ts";
 
 // Hot-path bindings as module-local consts: see state.ts, "Why local consts".
 const {
@@ -45,6 +49,7 @@ const {
   IP_VS_DEST_F_AVAILABLE,
   IP_VS_SVC_F_ONEPACKET,
   IP_VS_SVC_F_PERSISTENT,
+  IPPROTO_SCTP,
   IPPROTO_TCP,
   IPPROTO_UDP,
   MAX_FRAME,
@@ -58,15 +63,14 @@ const {
   R_BAD_UDP_LEN,
   R_CONN_FULL,
   R_DEST_UNAVAILABLE,
-  R_FRAGMENT,
   R_FTP_DATA,
   R_IP6_EXT_CHAIN,
   R_NO_DEST,
   R_NONE,
   R_NOT_IP,
-  R_NOT_L4,
   REASON_PASS_MASK,
   R_NOT_VIP,
+  R_SCTP_NO_INIT,
   R_TCP_NO_SYN,
   R_TRUNC_L2,
   R_TRUNC_L3,
@@ -156,7 +160,10 @@ function parseIpv4(u8: Uint8Array, dv: DataView, p: Packet, l3len: number): numb
   const tot = load16be(u8, ip + IPV4_TOTAL_LEN);
   if (tot < hl || tot > l3len) return -R_BAD_TOTLEN;
   if (fold(sumHeader(dv, ip, hl)) !== 0xffff) return -R_BAD_IP_CSUM;
-  if ((load16be(u8, ip + IPV4_FRAG) & (IPV4_MF | IPV4_FRAG_OFF_MASK)) !== 0) return -R_FRAGMENT;
+  // Issue 7: fragments are tracked (frag.ts).
+  if ((load16be(u8, ip + IPV4_FRAG) & (IPV4_MF | IPV4_FRAG_OFF_MASK)) !== 0) {
+    frag4Note(u8, dv, p, ip);
+  }
   p.af = AF_INET;
   p.proto = u8[ip + IPV4_PROTOCOL];
   p.iplen = tot;
@@ -184,7 +191,16 @@ function parseIpv6(u8: Uint8Array, dv: DataView, p: Packet, l3len: number): numb
   let nh = u8[ip + IPV6_NEXT_HEADER];
   let off = IPV6_HEADER_LEN;
   for (let n = 0;; n++) {
-    if (nh === IPV6_EXT_FRAGMENT) return -R_FRAGMENT;
+    if (nh === IPV6_EXT_FRAGMENT) {
+      // Issue 7 (frag.ts): a fragment header counts as an extension header; the walk goes
+      // on after it for a first fragment and stops for a later one.
+      if (n === IPV6_MAX_EXT_HEADERS || off + 8 > end) return -R_IP6_EXT_CHAIN;
+      const later = frag6Note(u8, dv, p, ip + off);
+      nh = u8[ip + off];
+      off += 8;
+      if (later) break;
+      continue;
+    }
     if (nh !== IPV6_EXT_HOP_BY_HOP && nh !== IPV6_EXT_ROUTING && nh !== IPV6_EXT_DEST_OPTS) break;
     if (n === IPV6_MAX_EXT_HEADERS) return -R_IP6_EXT_CHAIN;
     // Every such header is at least 8 bytes; checking that first keeps the length read inside.
@@ -228,6 +244,7 @@ function parse(st: EngineState, p: Packet, len: number): number {
   else if (type === ETHERTYPE_IPV6) l4len = parseIpv6(u8, dv, p, len - l3);
   else return R_NOT_IP;
   if (l4len < 0) return -l4len;
+  if (p.frag !== 0 && fragNoted(st, p)) return OTHER_L4; // issue 7: a later fragment
 
   const th = p.th;
   if (p.proto === IPPROTO_TCP) {
@@ -238,7 +255,8 @@ function parse(st: EngineState, p: Packet, len: number): number {
   } else if (p.proto === IPPROTO_UDP) {
     if (l4len < UDP_HEADER_LEN) return R_TRUNC_L4;
     const ulen = load16be(u8, th + UDP_LENGTH);
-    if (ulen < UDP_HEADER_LEN || ulen > l4len) return R_BAD_UDP_LEN;
+    // A first fragment holds only the start of the datagram (issue 7).
+    if (ulen < UDP_HEADER_LEN || (ulen > l4len && p.frag === 0)) return R_BAD_UDP_LEN;
     p.tcpFlags = 0;
   } else {
     return OTHER_L4; // issue 7: ICMP errors and the other protocols (edge.ts)
@@ -280,6 +298,8 @@ function newConn(st: EngineState, p: Packet, mark: number, nowMs: number): numbe
     if ((f & TCP_RST) !== 0 || ((f & TCP_SYN) === 0 && st.sysctl[SYS_SLOPPY_TCP] === 0)) {
       return -R_TCP_NO_SYN;
     }
+  } else if (p.proto === IPPROTO_SCTP && !sctpMayCreate(st, p)) {
+    return -R_SCTP_NO_INIT; // issue 7: SCTP is scheduled on INIT (proto/sctp.ts)
   }
   // Issue 7: drop_packet and the connection limit (defense.ts), before scheduling.
   const a = defenseAdmit(st, p.af);
@@ -372,6 +392,8 @@ function onPacket(
     }
     conns.state[c] = ns;
     timeout = st.timeoutMs[ns];
+  } else if (p.proto === IPPROTO_SCTP) {
+    timeout = sctpStateTransition(st, p, c, out); // issue 7
   } else {
     timeout = st.timeoutMs[T_UDP];
   }
@@ -381,11 +403,15 @@ function onPacket(
   conns.expires[c] = (nowMs + timeout) >>> 0;
   // Connection sync, master side (ip_vs_in calls ip_vs_sync_conn for in packets).
   if (!out && st.sync.master) syncPacket(st, c, nowMs);
+  // Issue 7: the FTP helper (app_ftp.ts): sequence adjustment, commands and replies.
+  const a = appPacket(st, p, c, out);
+  if (a !== 0) return a;
   return transmit(st, p, c, out, rx, tx);
 }
 
 /** One frame, steps 1-12. Returns R_NONE (transmitted as TX descriptor `tx`) or the reason. */
 function handleFrame(st: EngineState, rx: number, tx: number, nowMs: number): number {
+  edgeFrame(st.pkt); // issue 7: no fragment, plain NAT, until the parser says otherwise
   const dv = st.dv;
   const desc = st.rxDesc + rx * RXD_SIZE;
   const slot = dv.getUint32(desc + RXD_SLOT, true);
@@ -396,15 +422,21 @@ function handleFrame(st: EngineState, rx: number, tx: number, nowMs: number): nu
   p.rx = rx;
   p.tx = tx;
   p.base = st.slots + slot * SLOT_SIZE + HEADROOM;
-  const r = parse(st, p, len);
-  if (r !== R_NONE) return r === OTHER_L4 ? otherL4(st, p) : r;
+  const r0 = parse(st, p, len);
+  if (r0 !== R_NONE) {
+    // Issue 7: ICMP, later fragments, AH/ESP, SCTP (edge.ts); SCTP goes on with the rest.
+    const r = edgeParsed(st, p, r0);
+    if (r !== EDGE_CONTINUE) return r;
+  }
 
   const conns = st.conns;
   let c = conns.inGet(p);
-  if (c >= 0 && conns.isExpired(c, nowMs)) {
+  // Issue 7: an expired entry that controls others (FTP) stays until the sweep.
+  if (c >= 0 && conns.isExpired(c, nowMs) && conns.nControl[c] === 0) {
     conns.free(c);
     c = -1;
   }
+  if (c < 0 && conns.noCport !== 0) c = appNoCport(st, p); // issue 7: FTP passive data
   if (c >= 0) {
     if (nodestReschedule(st, p, c)) {
       conns.free(c);
@@ -420,7 +452,7 @@ function handleFrame(st: EngineState, rx: number, tx: number, nowMs: number): nu
     }
   } else {
     c = conns.outGet(p);
-    if (c >= 0 && conns.isExpired(c, nowMs)) {
+    if (c >= 0 && conns.isExpired(c, nowMs) && conns.nControl[c] === 0) {
       conns.free(c);
       c = -1;
     }
@@ -441,14 +473,16 @@ function handleFrame(st: EngineState, rx: number, tx: number, nowMs: number): nu
 export function processBatch(st: EngineState, n: number, now: number): number {
   const nowMs = Math.floor(now / 1000) >>> 0;
   st.sched.nowMs = nowMs;
-  defenseTick(st); // issue 7: once a second, the defense strategies (defense.ts)
+  edgeBatch(st); // issue 7: the defense strategies once a second, held fragments (edge.ts)
   const count = n > st.batch ? st.batch : n > 0 ? Math.floor(n) : 0;
   const u8 = st.u8;
   const ctr = st.counters;
   let nTx = 0;
   for (let i = 0; i < count; i++) {
     ctr[C_RX]++;
-    const reason = handleFrame(st, i, nTx, nowMs);
+    let reason = handleFrame(st, i, nTx, nowMs);
+    // Issue 7: a first fragment's outcome, for its other fragments (frag.ts).
+    if (st.pkt.frag !== 0) reason = fragFirst(st, st.pkt, reason);
     const desc = st.rxDesc + i * RXD_SIZE;
     if (reason === R_NONE) {
       ctr[C_TX]++;

@@ -18,6 +18,7 @@ const {
   IP_VS_CONN_F_TEMPLATE,
   IP_VS_CTPL_S_ASSURED,
   IP_VS_SVC_F_ONEPACKET,
+  IPPROTO_SCTP,
   IPPROTO_TCP,
   R_CONN_FULL,
   R_DROP_PACKET,
@@ -26,6 +27,9 @@ const {
   SYS_CONN_MAX,
   SYS_DROP_ENTRY,
   SYS_DROP_PACKET,
+  SCTP_S_ESTABLISHED,
+  SCTP_S_INIT,
+  SCTP_S_INIT1,
   SYS_SECURE_TCP,
   TCP_S_ESTABLISHED,
   TCP_S_SYN_RECV,
@@ -116,9 +120,15 @@ function dropEntries(st: EngineState): void {
       if (ops ? todrop(st, at) : (state & IP_VS_CTPL_S_ASSURED) === 0) dropConn(st, at);
       continue;
     }
-    if (conns.proto[at] === IPPROTO_TCP) {
+    const proto = conns.proto[at];
+    if (proto === IPPROTO_TCP) {
       if (state === TCP_S_SYN_RECV || state === TCP_S_SYNACK) dropConn(st, at);
       else if (state === TCP_S_ESTABLISHED && todrop(st, at)) dropConn(st, at);
+      continue;
+    }
+    if (proto === IPPROTO_SCTP) {
+      if (state === SCTP_S_INIT1 || state === SCTP_S_INIT) dropConn(st, at);
+      else if (state === SCTP_S_ESTABLISHED && todrop(st, at)) dropConn(st, at);
       continue;
     }
     if (todrop(st, at)) dropConn(st, at);

@@ -3,14 +3,25 @@
 // the current frame wrote (generated ICMP errors, second fragments). Mirrors the `Edge`
 // class of assembly/state.ts. Runtime-agnostic.
 import * as abi from "../abi.gen.ts";
+import { FragState } from "./frag.ts";
+import { AppState } from "./app.ts";
+import { FtpScratch } from "./app_ftp.ts";
 
-const { SYS_AM_DROPRATE, SYS_AMEMTHRESH, SYS_ICMP_MSGS_BURST, SYS_ICMP_MSGS_PER_SEC } = abi;
+const {
+  SYS_AM_DROPRATE,
+  SYS_AMEMTHRESH,
+  SYS_FTP_PORT,
+  SYS_ICMP_MSGS_BURST,
+  SYS_ICMP_MSGS_PER_SEC,
+} = abi;
 
 /** net.ipv4.icmp_msgs_per_sec and icmp_msgs_burst defaults (Linux). */
 export const ICMP_MSGS_PER_SEC = 1000;
 export const ICMP_MSGS_BURST = 50;
 /** am_droprate default (IPVS); amemthresh defaults to maxConns / 16 entries. */
 export const AM_DROPRATE = 10;
+/** The FTP helper's port (ip_vs_ftp's default). */
+export const FTP_PORT = 21;
 
 export class EdgeState {
   /** Token bucket of generated ICMP errors, thousandths of a message, and its clock (ms). */
@@ -37,6 +48,12 @@ export class EdgeState {
   readonly todrop = new Int32Array(9);
   /** proto/tcp.ts DIR_DOS while secure_tcp is in effect, else 0. */
   tcpDir = 0;
+  /** Fragment tracking and held fragments (frag.ts). */
+  readonly frag = new FragState();
+  /** Application helper records (app.ts), a lookup key and the FTP parser's scratch. */
+  readonly app = new AppState();
+  readonly appKey = new Uint32Array(8);
+  readonly ftp = new FtpScratch();
 
   /** Defaults of the edge sysctls, and the initial state (a full bucket). */
   reset(sysctl: Int32Array, maxConns: number): void {
@@ -44,6 +61,7 @@ export class EdgeState {
     sysctl[SYS_ICMP_MSGS_BURST] = ICMP_MSGS_BURST;
     sysctl[SYS_AMEMTHRESH] = Math.max(1, maxConns >>> 4);
     sysctl[SYS_AM_DROPRATE] = AM_DROPRATE;
+    sysctl[SYS_FTP_PORT] = FTP_PORT;
     this.defLastMs = 0;
     this.defDue = true;
     this.dropRate = 0;

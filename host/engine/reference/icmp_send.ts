@@ -9,6 +9,7 @@
 // Runtime-agnostic.
 import * as abi from "../abi.gen.ts";
 import { PK_ICMP } from "./edge.ts";
+import { FRAG_LATER } from "./frag.ts";
 import type { EngineState, Packet } from "./state.ts";
 import * as bytesWire from "./wire/bytes.ts";
 import * as checksumWire from "./wire/checksum.ts";
@@ -101,7 +102,8 @@ function icmpSend(
   code: number,
   info: number,
 ): void {
-  if (p.kind === PK_ICMP) return; // never an error about an error
+  // Never an error about an error, nor about a fragment other than the first (RFC 1122).
+  if (p.kind === PK_ICMP || p.frag === FRAG_LATER) return;
   const u8 = st.u8;
   const dv = st.dv;
   const ctr = st.counters;

@@ -71,7 +71,10 @@ export function mtuCheck(
     const noCheck = outer4 && st.sysctl[SYS_PMTU_DISC] === 0;
     if (iplen <= tmtu) return 0;
     if (!noCheck && df && !relay) return icmpTooBig(st, p, out, tmtu);
-    if (!outer4 || !twoFragments(mtu, IP4_HEADER_LEN, iplen)) return R_MTU_EXCEEDED;
+    // A held fragment being sent (frag.ts) has no free engine slot: no fragmenting it.
+    if (!outer4 || !twoFragments(mtu, IP4_HEADER_LEN, iplen) || p.slot >= st.batch) {
+      return R_MTU_EXCEEDED;
+    }
     p.fragMtu = mtu;
     return 0;
   }
@@ -79,7 +82,9 @@ export function mtuCheck(
   if (!v4) return relay ? R_MTU_EXCEEDED : icmpTooBig(st, p, out, mtu);
   if (df && !relay) return icmpTooBig(st, p, out, mtu);
   const hl = (st.u8[p.ip] & 0x0f) * 4;
-  if (hl !== IP4_HEADER_LEN || !twoFragments(mtu, hl, iplen - hl)) return R_MTU_EXCEEDED;
+  if (hl !== IP4_HEADER_LEN || !twoFragments(mtu, hl, iplen - hl) || p.slot >= st.batch) {
+    return R_MTU_EXCEEDED;
+  }
   p.fragMtu = mtu;
   return 0;
 }

@@ -43,7 +43,7 @@ import {
   R_BAD_UDP_LEN,
   R_CONN_FULL,
   R_DEST_UNAVAILABLE,
-  R_FRAGMENT,
+  R_FRAG_HELD,
   R_IP6_EXT_CHAIN,
   R_MTU_EXCEEDED,
   R_NO_DEST,
@@ -705,8 +705,10 @@ Deno.test("malformed and unwanted frames get their drop or pass reason and count
     c[at] = v;
     return c;
   };
+  // Issue 7: a later fragment (offset 8) whose first one has not come is held.
   const frag6 = Frame.eth().ipv6({ src: CLIENT6, dst: VIP6, ext: [{ type: 60 }, { type: 44 }] })
     .tcp({ sport: 1, dport: 80, flags: "S" }).build();
+  frag6[14 + 48 + 3] = 0x08;
   const longChain = Frame.eth().ipv6({
     src: CLIENT6,
     dst: VIP6,
@@ -737,12 +739,15 @@ Deno.test("malformed and unwanted frames get their drop or pass reason and count
     ["total length too big", mutate(good, 16, 0x10), V_DROP, R_BAD_TOTLEN],
     ["bad header checksum", mutate(good, 24, good[24] ^ 0xff), V_DROP, R_BAD_IP_CSUM],
     [
-      "IPv4 fragment",
-      Frame.eth().ipv4({ src: CLIENT4, dst: VIP4, mf: true }).tcp({ sport: 1, dport: 80 }).build(),
+      "IPv4 later fragment",
+      Frame.eth().ipv4({ src: CLIENT4, dst: VIP4, fragOff: 1, protocol: 6 }).payload(
+        new Uint8Array(8),
+      )
+        .build(),
       V_DROP,
-      R_FRAGMENT,
+      R_FRAG_HELD,
     ],
-    ["IPv6 fragment header", frag6, V_DROP, R_FRAGMENT],
+    ["IPv6 later fragment", frag6, V_DROP, R_FRAG_HELD],
     ["nine extension headers", longChain, V_DROP, R_IP6_EXT_CHAIN],
     ["extension header past the payload", badExtLen, V_DROP, R_IP6_EXT_CHAIN],
     ["TCP header cut short", shortTcp, V_DROP, R_TRUNC_L4],
@@ -804,21 +809,24 @@ Deno.test("forwarding failures: no dest, no neighbour, MTU, tunnel source, full 
     assert.equal(r.reason, R_NO_NEIGH);
     assert.equal(e.dumpConns().length, 1, "the entry exists; only the transmit failed");
   });
-  await t.step("a DF packet above the port MTU drops with mtu_exceeded, without DF it is fragmented", () => {
-    const { e, io } = lab();
-    e.setPort(0, { mac: macBytes(DIR_MAC), mtu: 100 });
-    addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [
-      dest(AF_INET, RS4[0], 80, IP_VS_CONN_F_DROUTE),
-    ]);
-    const big = (df: boolean, sport: number) =>
-      Frame.eth().ipv4({ src: CLIENT4, dst: VIP4, df }).tcp({ sport, dport: 80, flags: "S" })
-        .payload(new Uint8Array(100)).build();
-    assert.equal(one(io, big(true, 1)).reason, R_MTU_EXCEEDED);
-    // Issue 7: without DF, two fragments (80 + 60 bytes of a 160-byte packet's payload).
-    const r = io.run([big(false, 2)], T0);
-    assert.equal(r.verdicts[0], V_TX);
-    assert.deepEqual(r.tx.map((x) => x.bytes.length), [14 + 100, 14 + 20 + 40]);
-  });
+  await t.step(
+    "a DF packet above the port MTU drops with mtu_exceeded, without DF it is fragmented",
+    () => {
+      const { e, io } = lab();
+      e.setPort(0, { mac: macBytes(DIR_MAC), mtu: 100 });
+      addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [
+        dest(AF_INET, RS4[0], 80, IP_VS_CONN_F_DROUTE),
+      ]);
+      const big = (df: boolean, sport: number) =>
+        Frame.eth().ipv4({ src: CLIENT4, dst: VIP4, df }).tcp({ sport, dport: 80, flags: "S" })
+          .payload(new Uint8Array(100)).build();
+      assert.equal(one(io, big(true, 1)).reason, R_MTU_EXCEEDED);
+      // Issue 7: without DF, two fragments (80 + 60 bytes of a 160-byte packet's payload).
+      const r = io.run([big(false, 2)], T0);
+      assert.equal(r.verdicts[0], V_TX);
+      assert.deepEqual(r.tx.map((x) => x.bytes.length), [14 + 100, 14 + 20 + 40]);
+    },
+  );
   await t.step("a tunnel from a port without an IPv4 address drops with no_tun_src", () => {
     const { e, io } = lab(CONFIG, false);
     addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [
@@ -826,21 +834,32 @@ Deno.test("forwarding failures: no dest, no neighbour, MTU, tunnel source, full 
     ]);
     assert.equal(one(io, tcp4("S")).reason, R_NO_TUN_SRC);
   });
-  await t.step("a tunnel packet above MTU - 20 drops with DF, its outer header is fragmented without", () => {
-    const { e, io } = lab();
-    e.setPort(0, { mac: macBytes(DIR_MAC), mtu: 120, addr4: ipBytes("198.18.0.254") });
-    addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [
-      dest(AF_INET, RS4[0], 80, IP_VS_CONN_F_TUNNEL),
-    ]);
-    const f = (n: number, sport: number) =>
-      Frame.eth().ipv4({ src: CLIENT4, dst: VIP4 }).tcp({ sport, dport: 80, flags: "S" })
-        .payload(new Uint8Array(n)).build();
-    const df = Frame.eth().ipv4({ src: CLIENT4, dst: VIP4, df: true }).tcp({ sport: 3, dport: 80, flags: "S" })
-      .payload(new Uint8Array(61)).build();
-    assert.equal(one(io, df).reason, R_MTU_EXCEEDED, "101 > 100 with DF");
-    assert.equal(io.run([f(61, 1)], T0).tx.length, 2, "101 > 100 without DF: two outer fragments");
-    assert.equal(io.run([f(60, 2)], T0).tx.length, 1, "100 fits");
-  });
+  await t.step(
+    "a tunnel packet above MTU - 20 drops with DF, its outer header is fragmented without",
+    () => {
+      const { e, io } = lab();
+      e.setPort(0, { mac: macBytes(DIR_MAC), mtu: 120, addr4: ipBytes("198.18.0.254") });
+      addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [
+        dest(AF_INET, RS4[0], 80, IP_VS_CONN_F_TUNNEL),
+      ]);
+      const f = (n: number, sport: number) =>
+        Frame.eth().ipv4({ src: CLIENT4, dst: VIP4 }).tcp({ sport, dport: 80, flags: "S" })
+          .payload(new Uint8Array(n)).build();
+      const df = Frame.eth().ipv4({ src: CLIENT4, dst: VIP4, df: true }).tcp({
+        sport: 3,
+        dport: 80,
+        flags: "S",
+      })
+        .payload(new Uint8Array(61)).build();
+      assert.equal(one(io, df).reason, R_MTU_EXCEEDED, "101 > 100 with DF");
+      assert.equal(
+        io.run([f(61, 1)], T0).tx.length,
+        2,
+        "101 > 100 without DF: two outer fragments",
+      );
+      assert.equal(io.run([f(60, 2)], T0).tx.length, 1, "100 fits");
+    },
+  );
   await t.step("a full table drops with conn_full; IPv6 also needs a free block", () => {
     const { e, io } = lab({ ...CONFIG, maxConns: 3, maxConns6: 1 });
     addSvc(e, svc(AF_INET, 6, VIP4, 80, SCHED_RR), [dest(AF_INET, RS4[0], 80, IP_VS_CONN_F_MASQ)]);

@@ -5,6 +5,7 @@
 // "Memory"); everything else is typed arrays owned here. Runtime-agnostic.
 import type { EngineConfig } from "../engine.ts";
 import {
+  FRAG_HOLD,
   L_BATCH,
   L_END,
   L_MAX_CONNS,
@@ -99,6 +100,10 @@ export class Packet {
   innerProto = 0;
   /** Set by the MTU check (pmtu.ts): fragment the outermost IPv4 header to this MTU (0: no). */
   fragMtu = 0;
+  /** A fragment (frag.ts FRAG_FIRST / FRAG_LATER; 0: none), its id (raw) and keying protocol. */
+  frag = 0;
+  fragId = 0;
+  fragProto = 0;
 }
 
 function count(v: number | undefined, name: string, min: number, max: number): number {
@@ -153,8 +158,9 @@ export class EngineState {
     const seed = Number.isFinite(config.seed) ? config.seed >>> 0 : 0;
 
     // Memory: RX descriptors, TX descriptors (2 × batch), then 2 × batch frame slots.
-    const txCap = 2 * batch;
-    const slotCount = 2 * batch;
+    // Issue 7: FRAG_HOLD more slots (and TX descriptors) for held fragments (frag.ts).
+    const txCap = 2 * batch + FRAG_HOLD;
+    const slotCount = 2 * batch + FRAG_HOLD;
     this.rxDesc = 0;
     this.txDesc = batch * RXD_SIZE;
     this.slots = (this.txDesc + txCap * TXD_SIZE + 63) & ~63;

@@ -27,11 +27,9 @@ const {
   IPPROTO_IPIP,
   IPPROTO_IPV6,
   IPPROTO_TCP,
-  R_MTU_EXCEEDED,
   R_NO_NEIGH,
   R_NO_TUN_SRC,
   R_NONE,
-  R_TTL_EXCEEDED,
   SYS_PMTU_DISC,
   TXD_LEN,
   TXD_OFF,
@@ -214,8 +212,11 @@ export function transmit(
   let hdr = 0;
   if (tun) hdr = outer4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
   // Issue 7 (pmtu.ts): too big -> ICMP frag needed / packet too big, or fragment (no DF).
-  const mr = mtuCheck(st, p, hdr, mtu, out);
-  if (mr !== 0) return mr;
+  p.fragMtu = 0;
+  if (tun || p.iplen > mtu) {
+    const mr = mtuCheck(st, p, hdr, mtu, out);
+    if (mr !== 0) return mr;
+  }
   if (tun && (outer4 ? st.ports.has4[port] : st.ports.has6[port]) === 0) return R_NO_TUN_SRC;
 
   let hdrDelta = fwd !== IP_VS_CONN_F_MASQ
