@@ -28,7 +28,8 @@ const BASE: DirectorConfig = {
 Deno.test("planDirector() turns ipvsadm words into engine specs with ipvsadm's defaults", () => {
   const p = planDirector(BASE);
   assert.equal(p.engine, "wasm");
-  assert.equal(p.engineConfig.batch, 64);
+  assert.equal(p.round, 64);
+  assert.equal(p.engineConfig.batch, p.io === "ring" ? 1024 : 64, "a ring engine batch covers the ring");
   const s = p.services[0];
   assert.equal(s.spec.protocol, IPPROTO_UDP);
   assert.equal(s.spec.sched, SCHED_WRR);
