@@ -10,7 +10,7 @@
 // The tsc run doubles as the library's portability check (STYLE G23): it compiles the
 // library's module graph with the ES and DOM libraries only, no Deno and no Node types, so
 // a `Deno.*` or `node:*` use in it fails the build. The one runtime-specific line it meets
-// is wasm_engine.ts's guarded `import("node:fs/promises")`, declared in _tools/portable.d.ts.
+// is wasm/_module.ts's guarded `import("node:fs/promises")`, declared in _tools/portable.d.ts.
 // Skips the work when dist/ is newer than every input (`--force` rebuilds; `--no-types` skips
 // tsc, for a quick bundle while the sources do not type-check).
 

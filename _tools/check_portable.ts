@@ -3,7 +3,7 @@
 // `Deno.` use (a property such as `g.Deno?.readFile` is feature detection, not a use) and no
 // `node:` import; (2) tsc type-checks all of them, and everything they import, with the ES and
 // DOM libraries only: no Deno namespace, no Node types. The only runtime-specific declaration
-// offered is _tools/portable.d.ts (wasm_engine.ts's guarded node:fs/promises import).
+// offered is _tools/portable.d.ts (wasm/_module.ts's guarded node:fs/promises import).
 
 const ROOT = new URL("../", import.meta.url);
 const path = (u: URL) => decodeURIComponent(u.pathname);

@@ -47,6 +47,15 @@ export function generateAbi(source: string): string {
   out.push("export const REASON_NAMES: readonly string[] = [");
   for (const [n] of reasons) out.push(`  "${n.slice(2).toLowerCase()}",`);
   out.push("];");
+  const base = values.get("C_REASON_BASE") ?? 0;
+  const counters = [...values].filter(([n, v]) =>
+    n.startsWith("C_") && v < base && n !== "C_REASON_BASE"
+  )
+    .sort((a, b) => a[1] - b[1]);
+  out.push("", "/** Names of the global counters below C_REASON_BASE, indexed by counter. */");
+  out.push("export const COUNTER_NAMES: readonly string[] = [");
+  for (const [n] of counters) out.push(`  "${n.slice(2).toLowerCase()}",`);
+  out.push("];");
   const states = [...values].filter(([n]) => n.startsWith("TCP_S_") && n !== "TCP_S_COUNT")
     .sort((a, b) => a[1] - b[1]);
   out.push("", "/** TCP state names as `ipvsadm -Lc` prints them, indexed by state. */");

@@ -7,7 +7,7 @@
 // Prints Node's report, then `test:node | N passed | M failed`, which .ci/run adds to the
 // Deno totals. WVS_DIFF_FRAMES and WVS_SYNC_DIFF_FRAMES default to 30000 here: short
 // differential runs (Deno runs the long ones).
-// Bundles sit three levels below the repository root, like host/engine/wasm/wasm_engine.ts,
+// Bundles sit three levels below the repository root, like host/engine/wasm/_module.ts,
 // so its `new URL("../../../build/wvs.wasm", import.meta.url)` still finds build/; the
 // library's own `../build/` lands in dist/node/build/, where build_lib.ts copies the builds.
 
@@ -25,7 +25,7 @@ const REQUIRED = [
 ];
 
 /** Deno APIs the shim provides; any other `Deno.` use keeps a suite out of the Node run. */
-/** (A property `x.Deno.y` is feature detection, as in wasm_engine.ts, not a use.) */
+/** (A property `x.Deno.y` is feature detection, as in wasm/_module.ts, not a use.) */
 const OTHER_DENO_API = /(?<![.\w$])Deno\s*\.\s*(?!test\b|env\s*\.\s*get\b)\w/;
 
 async function testFiles(dir: URL, rel: string, out: string[]): Promise<void> {

@@ -355,6 +355,56 @@ export function connAlloc(v4: bool): u32 {
 }
 
 /**
+ * Fills a fresh entry `e` (from connAlloc, so CN_EXT is set) for client `caddr`
+ * port `cportW` to `vaddr` port `vportW` (addresses are pointers to 4 or 16
+ * bytes, ports wire order) scheduled to `dest` of `svc`: addresses (IPv6 in the
+ * entry's block), ports, protocol, `state`, the dest's forwarding flags with
+ * INACTIVE, NOOUTPUT unless MASQ, and `extraFlags`; `timeoutMs` from now;
+ * uncontrolled. Binding, counting and linking are the caller's. Shared by
+ * connections (connCreate) and persistence templates (persist.ts).
+ */
+export function connFill(
+  e: usize, af: u32, caddr: usize, vaddr: usize, dest: u32, cportW: u32, vportW: u32,
+  dportW: u32, proto: u32, state: u32, extraFlags: u32, timeoutMs: u32, svc: u32,
+): void {
+  const d = destAt(dest);
+  const fwd: u32 = load<u8>(d, DS_FWD);
+  // The dest may be of the other family (TUN only): its address is 4 bytes at
+  // DS_ADDR for IPv4 or 16 bytes for IPv6; entry words keep the last 32 bits.
+  const destV4 = load<u8>(d, DS_AF) == AF_INET;
+  if (af == AF_INET) {
+    store<u32>(e, load<u32>(caddr), CN_CADDR);
+    store<u32>(e, load<u32>(vaddr), CN_VADDR);
+    store<u32>(e, load<u32>(d + DS_ADDR + (destV4 ? 0 : 12)), CN_DADDR);
+  } else {
+    const x = conn6At(load<u32>(e, CN_EXT));
+    copy16(x + C6_CADDR, caddr);
+    copy16(x + C6_VADDR, vaddr);
+    copy16(x + C6_DADDR, d + DS_ADDR);
+    store<u32>(e, load<u32>(x, C6_CADDR + 12), CN_CADDR);
+    store<u32>(e, load<u32>(x, C6_VADDR + 12), CN_VADDR);
+    store<u32>(e, load<u32>(x + C6_DADDR + (destV4 ? 0 : 12)), CN_DADDR);
+  }
+  store<u16>(e, <u16>cportW, CN_CPORT);
+  store<u16>(e, <u16>vportW, CN_VPORT);
+  store<u16>(e, <u16>dportW, CN_DPORT);
+  store<u8>(e, <u8>proto, CN_PROTO);
+  store<u8>(e, <u8>state, CN_STATE);
+  let flags = fwd | IP_VS_CONN_F_INACTIVE | extraFlags;
+  if (fwd != IP_VS_CONN_F_MASQ) flags |= IP_VS_CONN_F_NOOUTPUT;
+  store<u32>(e, flags, CN_FLAGS);
+  store<u32>(e, dest, CN_DEST);
+  store<u32>(e, timeoutMs, CN_TIMEOUT);
+  store<u32>(e, Eng.nowMs + timeoutMs, CN_EXPIRES);
+  store<u32>(e, NIL, CN_CONTROL);
+  store<u32>(e, 0, CN_IN_PKTS);
+  store<u16>(e, 0, CN_N_CONTROL);
+  store<u8>(e, <u8>af, CN_AF);
+  store<u8>(e, 1, CN_USED);
+  store<u32>(e, svc, CN_SVC);
+}
+
+/**
  * Creates an entry for the current packet (Pkt) scheduled to `dest` of `svc`
  * (ARCHITECTURE.md step 10) with destination port `dportW` (wire order) and flags
  * `extraFlags` (ONE_PACKET) on top of the dest's: binds the dest, counts, links. NIL when no slot
@@ -365,45 +415,9 @@ export function connCreate(svc: u32, dest: u32, dportW: u32, extraFlags: u32): u
   const v4 = af == AF_INET;
   const slot = connAlloc(v4);
   if (slot == NIL) return NIL;
-  const e = connAt(slot);
-  const d = destAt(dest);
-  const fwd: u32 = load<u8>(d, DS_FWD);
-  // The dest may be of the other family (TUN only): its address is 4 bytes at
-  // DS_ADDR for IPv4 or 16 bytes for IPv6; entry words keep the last 32 bits.
-  const destV4 = load<u8>(d, DS_AF) == AF_INET;
-  if (v4) {
-    store<u32>(e, load<u32>(Pkt.saddr), CN_CADDR);
-    store<u32>(e, load<u32>(Pkt.daddr), CN_VADDR);
-    store<u32>(e, load<u32>(d + DS_ADDR + (destV4 ? 0 : 12)), CN_DADDR);
-    store<u32>(e, NIL, CN_EXT);
-  } else {
-    const ext = load<u32>(e, CN_EXT);
-    const x = conn6At(ext);
-    copy16(x + C6_CADDR, Pkt.saddr);
-    copy16(x + C6_VADDR, Pkt.daddr);
-    copy16(x + C6_DADDR, d + DS_ADDR);
-    store<u32>(e, load<u32>(x, C6_CADDR + 12), CN_CADDR);
-    store<u32>(e, load<u32>(x, C6_VADDR + 12), CN_VADDR);
-    store<u32>(e, load<u32>(x + C6_DADDR + (destV4 ? 0 : 12)), CN_DADDR);
-  }
-  store<u16>(e, <u16>Pkt.sport, CN_CPORT);
-  store<u16>(e, <u16>Pkt.dport, CN_VPORT);
-  store<u16>(e, <u16>dportW, CN_DPORT);
-  store<u8>(e, <u8>Pkt.proto, CN_PROTO);
-  store<u8>(e, <u8>TCP_S_NONE, CN_STATE);
-  let flags = fwd | IP_VS_CONN_F_INACTIVE | extraFlags;
-  if (fwd != IP_VS_CONN_F_MASQ) flags |= IP_VS_CONN_F_NOOUTPUT;
-  store<u32>(e, flags, CN_FLAGS);
-  store<u32>(e, dest, CN_DEST);
   const timeout = load<u32>(Mem.timeouts + (<usize>T_NEW << 2)) * 1000;
-  store<u32>(e, timeout, CN_TIMEOUT);
-  store<u32>(e, Eng.nowMs + timeout, CN_EXPIRES);
-  store<u32>(e, NIL, CN_CONTROL);
-  store<u32>(e, 0, CN_IN_PKTS);
-  store<u16>(e, 0, CN_N_CONTROL);
-  store<u8>(e, <u8>af, CN_AF);
-  store<u8>(e, 1, CN_USED);
-  store<u32>(e, svc, CN_SVC);
+  const e = connAt(slot);
+  connFill(e, af, Pkt.saddr, Pkt.daddr, dest, Pkt.sport, Pkt.dport, dportW, Pkt.proto, TCP_S_NONE, extraFlags, timeout, svc);
   destBind(dest);
   count(C_CONN_NEW);
   count(C_CONNS);

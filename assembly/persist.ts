@@ -15,27 +15,21 @@ import {
   CN_CADDR,
   CN_CONTROL,
   CN_CPORT,
-  CN_DADDR,
   CN_DEST,
   CN_DPORT,
   CN_EXPIRES,
   CN_EXT,
   CN_FLAGS,
-  CN_IN_PKTS,
   CN_LINK_IN,
   CN_N_CONTROL,
   CN_PROTO,
   CN_STATE,
-  CN_SVC,
   CN_TIMEOUT,
   CN_USED,
   CN_VADDR,
   CN_VPORT,
   IPPROTO_IP,
   IPPROTO_TCP,
-  IP_VS_CONN_F_INACTIVE,
-  IP_VS_CONN_F_MASQ,
-  IP_VS_CONN_F_NOOUTPUT,
   IP_VS_CONN_F_TEMPLATE,
   IP_VS_CTPL_S_ASSURED,
   IP_VS_CTPL_S_NONE,
@@ -47,13 +41,10 @@ import {
   TCP_S_ESTABLISHED,
   TEMPLATE_RETRY,
 } from "./abi";
-import { C6_CADDR, C6_DADDR, C6_VADDR, NIL, conn6At, connAlloc, connAt, connExpired, connFree } from "./conn";
+import { C6_CADDR, C6_VADDR, NIL, conn6At, connAlloc, connAt, connExpired, connFill, connFree } from "./conn";
 import { sysctl } from "./ctl";
 import {
-  DS_ADDR,
-  DS_AF,
   DS_FLAGS,
-  DS_FWD,
   DS_PORT,
   destAt,
   destBindTemplate,
@@ -61,10 +52,10 @@ import {
 } from "./dest";
 import { addrWord, hashFinish, hashMix } from "./hash";
 import { schedule } from "./sched/registry";
-import { SV_FLAGS, SV_FWMARK, SV_NETMASK, SV_PORT, SV_TIMEOUT, svcAt } from "./service";
+import { SV_FWMARK, SV_NETMASK, SV_PORT, SV_TIMEOUT, svcAt } from "./service";
 import { Eng, Mem, Pkt } from "./state";
 import { count } from "./stats";
-import { copy16, equal16 } from "./wire/bytes";
+import { equal16 } from "./wire/bytes";
 
 /** Port 21 in wire order (the FTP control port: its templates use vport 0). */
 const FTP_WIRE: u32 = 21 << 8;
@@ -180,41 +171,10 @@ function tplCreate(svc: u32, dest: u32, proto: u32, vport: u32, dportW: u32): u3
   const slot = connAlloc(v4);
   if (slot == NIL) return NIL;
   const e = connAt(slot);
-  const d = destAt(dest);
-  const key = Mem.tplKey;
-  const destV4 = load<u8>(d, DS_AF) == AF_INET;
-  if (v4) {
-    store<u32>(e, load<u32>(key), CN_CADDR);
-    store<u32>(e, load<u32>(key, 16), CN_VADDR);
-    store<u32>(e, load<u32>(d + DS_ADDR + (destV4 ? 0 : 12)), CN_DADDR);
-  } else {
-    const x = conn6At(load<u32>(e, CN_EXT));
-    copy16(x + C6_CADDR, key);
-    copy16(x + C6_VADDR, key + 16);
-    copy16(x + C6_DADDR, d + DS_ADDR);
-    store<u32>(e, load<u32>(x, C6_CADDR + 12), CN_CADDR);
-    store<u32>(e, load<u32>(x, C6_VADDR + 12), CN_VADDR);
-    store<u32>(e, load<u32>(x + C6_DADDR + (destV4 ? 0 : 12)), CN_DADDR);
-  }
-  store<u16>(e, 0, CN_CPORT);
-  store<u16>(e, <u16>vport, CN_VPORT);
-  store<u16>(e, <u16>dportW, CN_DPORT);
-  store<u8>(e, <u8>proto, CN_PROTO);
-  store<u8>(e, <u8>IP_VS_CTPL_S_NONE, CN_STATE);
-  const fwd: u32 = load<u8>(d, DS_FWD);
-  let flags = IP_VS_CONN_F_TEMPLATE | fwd | IP_VS_CONN_F_INACTIVE;
-  if (fwd != IP_VS_CONN_F_MASQ) flags |= IP_VS_CONN_F_NOOUTPUT;
-  store<u32>(e, flags, CN_FLAGS);
-  store<u32>(e, dest, CN_DEST);
   const timeout = min<u32>(load<u32>(svcAt(svc), SV_TIMEOUT), MAX_TIMEOUT) * 1000;
-  store<u32>(e, timeout, CN_TIMEOUT);
-  store<u32>(e, Eng.nowMs + timeout, CN_EXPIRES);
-  store<u32>(e, NIL, CN_CONTROL);
-  store<u32>(e, 0, CN_IN_PKTS);
-  store<u16>(e, 0, CN_N_CONTROL);
-  store<u8>(e, <u8>af, CN_AF);
-  store<u8>(e, 1, CN_USED);
-  store<u32>(e, svc, CN_SVC);
+  // The key at Mem.tplKey is (client network, 16 bytes; vaddr, 16 bytes).
+  const key = Mem.tplKey;
+  connFill(e, af, key, key + 16, dest, 0, vport, dportW, proto, IP_VS_CTPL_S_NONE, IP_VS_CONN_F_TEMPLATE, timeout, svc);
   destBindTemplate(dest);
   count(C_CONN_NEW);
   count(C_CONNS);

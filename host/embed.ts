@@ -4,23 +4,7 @@
 // for the sources (host/embed.ts) and for the bundle (dist/wvs.mjs), as host/ and dist/ are
 // siblings of build/. It can also be fetched from any URL or given as bytes.
 
-import {
-  C_CONN_EXPIRED,
-  C_CONN_NEW,
-  C_CONN_REUSED,
-  C_CONNS,
-  C_CONNS6,
-  C_DROP,
-  C_IN_BYTES,
-  C_IN_PKTS,
-  C_OUT_BYTES,
-  C_OUT_PKTS,
-  C_PASS,
-  C_REASON_BASE,
-  C_RX,
-  C_TX,
-  REASON_NAMES,
-} from "./engine/abi.gen.ts";
+import { C_REASON_BASE, COUNTER_NAMES, REASON_NAMES } from "./engine/abi.gen.ts";
 import type { Engine, EngineConfig } from "./engine/engine.ts";
 import { createReferenceEngine } from "./engine/reference/reference_engine.ts";
 import { createWasmEngine } from "./engine/wasm/wasm_engine.ts";
@@ -137,23 +121,6 @@ export function applyRulesText(engine: Engine, rulesText: string): IpvsModel {
   return applyRules(engine, parseRules(rulesText));
 }
 
-/** Names of the global counters below C_REASON_BASE, in counter order. */
-const COUNTERS: readonly [number, string][] = [
-  [C_RX, "rx"],
-  [C_TX, "tx"],
-  [C_DROP, "drop"],
-  [C_PASS, "pass"],
-  [C_CONN_NEW, "conn_new"],
-  [C_CONN_EXPIRED, "conn_expired"],
-  [C_CONN_REUSED, "conn_reused"],
-  [C_CONNS, "conns"],
-  [C_CONNS6, "conns6"],
-  [C_IN_PKTS, "in_pkts"],
-  [C_OUT_PKTS, "out_pkts"],
-  [C_IN_BYTES, "in_bytes"],
-  [C_OUT_BYTES, "out_bytes"],
-];
-
 /**
  * The engine's global counters by name: totals (rx, tx, drop, pass, connection and traffic
  * counts), then one per drop or pass reason (`no_dest`, `not_vip`, ...), zeros included.
@@ -170,7 +137,7 @@ const COUNTERS: readonly [number, string][] = [
 export function namedCounters(engine: Engine): Record<string, number> {
   const c = engine.counters();
   const out: Record<string, number> = {};
-  for (const [i, name] of COUNTERS) out[name] = c[i];
+  COUNTER_NAMES.forEach((name, i) => out[name] = c[i]);
   REASON_NAMES.forEach((name, r) => {
     if (r > 0) out[name] = c[C_REASON_BASE + r];
   });

@@ -12,7 +12,7 @@ import {
   WASM_URL,
 } from "./embed.ts";
 import { IpvsError } from "./ctl/errors.ts";
-import { L_BATCH, L_MAX_CONNS, REASON_NAMES } from "./engine/abi.gen.ts";
+import { C_REASON_BASE, L_BATCH, L_MAX_CONNS, REASON_NAMES } from "./engine/abi.gen.ts";
 import { FrameIo } from "./engine/frames.ts";
 import { Frame } from "../tests/fixtures/packet_builder.ts";
 
@@ -101,7 +101,7 @@ Deno.test("namedCounters() names every counter and follows the traffic", async (
     ].map((f) => f.build());
     new FrameIo(e).run(frames, 1_000_000);
     const c = namedCounters(e);
-    assert.equal(Object.keys(c).length, 13 + REASON_NAMES.length - 1);
+    assert.equal(Object.keys(c).length, C_REASON_BASE + REASON_NAMES.length - 1);
     assert.deepEqual(
       [c.rx, c.tx, c.pass, c.drop, c.conn_new, c.conns, c.not_vip, c.no_dest],
       [3, 2, 1, 0, 2, 2, 1, 0],

@@ -51,8 +51,17 @@ if (sched === undefined || weights.some((w) => !(w >= 0 && w <= 65535)) || !(cps
   Deno.exit(1);
 }
 
-const config = { maxConns: 1 << 18, maxConns6: 1 << 10, maxServices: 16, maxDests: 64, batch: 256, seed: 0x5eed };
-const engine: Engine = values.engine === "ts" ? createReferenceEngine(config) : await createWasmEngine(config);
+const config = {
+  maxConns: 1 << 18,
+  maxConns6: 1 << 10,
+  maxServices: 16,
+  maxDests: 64,
+  batch: 256,
+  seed: 0x5eed,
+};
+const engine: Engine = values.engine === "ts"
+  ? createReferenceEngine(config)
+  : await createWasmEngine(config);
 const { svc, dests } = configureSim(engine, { cps, sched, weights, responseBytes: 1000 });
 const sim = new Simulation(engine, { cps, sched, weights, responseBytes: 1000 });
 const svcEst = new Estimator();
@@ -69,7 +78,9 @@ sample();
 function table(): string {
   const rs = (i: number) => Uint8Array.of(198, 18, 1, 1 + i);
   const lines = [
-    `WVS demo: ${engine.kind} engine on a simulated network, ${((performance.now() - t0) / 1000).toFixed(0)} s, ` +
+    `WVS demo: ${engine.kind} engine on a simulated network, ${
+      ((performance.now() - t0) / 1000).toFixed(0)
+    } s, ` +
     `${sim.completed} connections completed, ${engine.counters()[C_CONNS]} in the table`,
     LIST_HEADER,
     `${serviceName(6, VIP, VPORT, 0)} ${values.sched}`,
@@ -105,7 +116,9 @@ while (!stop && performance.now() < deadline) {
 }
 const c = engine.counters();
 console.log(
-  `\nDone: ${c[C_RX]} frames in, ${c[C_TX]} out, ${c[C_DROP]} dropped; responses per real server: ` +
+  `\nDone: ${c[C_RX]} frames in, ${c[C_TX]} out, ${
+    c[C_DROP]
+  } dropped; responses per real server: ` +
     sim.responsesByServer.map((n, i) => `198.18.1.${i + 1}=${n}`).join(" "),
 );
 Deno.exit(0);

@@ -10,20 +10,8 @@
 import {
   AF_INET,
   AF_INET6,
-  C_CONN_EXPIRED,
-  C_CONN_NEW,
-  C_CONN_REUSED,
-  C_CONNS,
-  C_CONNS6,
-  C_DROP,
-  C_IN_BYTES,
-  C_IN_PKTS,
-  C_OUT_BYTES,
-  C_OUT_PKTS,
-  C_PASS,
   C_REASON_BASE,
-  C_RX,
-  C_TX,
+  COUNTER_NAMES,
   REASON_NAMES,
   V_PASS,
 } from "./engine/abi.gen.ts";
@@ -141,23 +129,6 @@ export interface ReplayResult {
   outPcap: Uint8Array;
   summary: ReplaySummary;
 }
-
-/** Names of the C_* counters below C_REASON_BASE, as the summary prints them. */
-const COUNTER_NAMES: [number, string][] = [
-  [C_RX, "rx"],
-  [C_TX, "tx"],
-  [C_DROP, "drop"],
-  [C_PASS, "pass"],
-  [C_CONN_NEW, "conn_new"],
-  [C_CONN_EXPIRED, "conn_expired"],
-  [C_CONN_REUSED, "conn_reused"],
-  [C_CONNS, "conns"],
-  [C_CONNS6, "conns6"],
-  [C_IN_PKTS, "in_pkts"],
-  [C_OUT_PKTS, "out_pkts"],
-  [C_IN_BYTES, "in_bytes"],
-  [C_OUT_BYTES, "out_bytes"],
-];
 
 function badOption(what: string): never {
   throw new RangeError(`Cannot replay: ${what}`);
@@ -419,7 +390,9 @@ export function runReplay(
 
   const c = engine.counters();
   const counters: { name: string; value: number }[] = [];
-  for (const [idx, name] of COUNTER_NAMES) if (c[idx]) counters.push({ name, value: c[idx] });
+  COUNTER_NAMES.forEach((name, i) => {
+    if (c[i]) counters.push({ name, value: c[i] });
+  });
   REASON_NAMES.forEach((name, r) => {
     const v = c[C_REASON_BASE + r];
     if (v) counters.push({ name, value: v });

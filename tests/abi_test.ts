@@ -26,4 +26,7 @@ Deno.test("ABI reasons and counters leave room for every reason", async () => {
   assert.equal(v.get("C_COUNT"), v.get("C_REASON_BASE")! + v.get("R_COUNT")!);
   assert.ok(v.get("C_OUT_BYTES")! < v.get("C_REASON_BASE")!);
   assert.ok(v.get("L_END")! < v.get("L_WORDS")!);
+  // Counters below the reasons are contiguous, so COUNTER_NAMES is indexed by counter.
+  const below = [...v].filter(([n, x]) => n.startsWith("C_") && x < v.get("C_REASON_BASE")!);
+  assert.deepEqual(below.map(([, x]) => x).sort((a, b) => a - b), [...below.keys()]);
 });

@@ -33,7 +33,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Starts the generator in `cl` (pinned to CPU0, nice 0) and returns its handle. */
 export function startGen(
   b: BenchNet,
-  o: { seconds: number; rate?: number; port?: number; dst?: string; count?: number },
+  o: {
+    seconds: number;
+    rate?: number;
+    port?: number;
+    dst?: string;
+    count?: number;
+    batch?: number;
+  },
 ) {
   return b.net.spawn("cl", [
     "taskset",
@@ -60,6 +67,7 @@ export function startGen(
     "--rate",
     String(o.rate ?? 0),
     ...(o.count ? ["--count", String(o.count)] : []),
+    ...(o.batch ? ["--batch", String(o.batch)] : []),
   ]);
 }
 

@@ -124,6 +124,7 @@ print("%f %f %d %d" % (q(0.5), q(0.99), lost, len(rtts)), flush=True)
 `;
 
 export const LAT_PROBES = 3000;
+export const LAT_GEN_BATCH = 4;
 
 /** UDP round trips to the echo service while the generator offers `load` pps to the sink port. */
 export async function latencyRun(b: BenchNet, fwd: Forwarder, load: number): Promise<LatResult> {
@@ -164,5 +165,11 @@ export async function latencyRun(b: BenchNet, fwd: Forwarder, load: number): Pro
     return { config: fwd.name, load, p50, p99, lost, probes, foreign, notes };
   } finally {
     await running.stop();
+    // The worker's own round and tick durations (µs), from its final stats line.
+    const line = running.log?.().find((l) => l.startsWith("wvs director stats: "));
+    if (line) {
+      const loop = JSON.parse(line.slice("wvs director stats: ".length)).loop;
+      if (loop) notes.push(`loop ${JSON.stringify(loop)}`);
+    }
   }
 }

@@ -59,7 +59,12 @@ export class Estimator {
   /** `ipvsadm -Z` semantics: keep the baseline, restart the averages. */
   reset(s: Stats): void {
     this.#last = { ...s };
-    this.#cps = this.#inPps = this.#outPps = this.#inBps = this.#outBps = 0;
+    this.#cps =
+      this.#inPps =
+      this.#outPps =
+      this.#inBps =
+      this.#outBps =
+        0;
   }
 
   rates(): Rates {

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { addrText, destName, largeNumber, listDestRow, rateDestRow, rateServiceRow, serviceName } from "./format.ts";
+import {
+  destName,
+  largeNumber,
+  listDestRow,
+  rateDestRow,
+  rateServiceRow,
+  serviceName,
+} from "./format.ts";
 
 const v4 = (s: string) => Uint8Array.from(s.split(".").map(Number));
 
@@ -11,17 +18,6 @@ Deno.test("largeNumber() switches units at 10^8, 10^9, 10^11 and 10^14, truncati
   assert.equal(largeNumber(123_000_000_000), "     123G");
   assert.equal(largeNumber(999_000_000_000_000), "     999T");
   assert.equal(largeNumber(100000000, true), " 100000000");
-});
-
-Deno.test("addrText() prints IPv6 compressed as inet_ntop does", () => {
-  const a = new Uint8Array(16);
-  a.set([0x20, 0x01, 0x0d, 0xb8], 0);
-  a[15] = 1;
-  assert.equal(addrText(a), "2001:db8::1");
-  assert.equal(addrText(new Uint8Array(16)), "::");
-  const b = new Uint8Array(16);
-  b[1] = 1, b[5] = 1, b[15] = 1; // 1:0:1:0:0:0:0:1 → the longer run is compressed
-  assert.equal(addrText(b), "1:0:1::1");
 });
 
 Deno.test("rate rows match ipvsadm's --rate layout from the spec", () => {

@@ -5,7 +5,7 @@
 // with respect to every other client and to the packet path; a failed request changes
 // nothing; responses carry the request's `id` back unchanged.
 
-import { C_REASON_BASE, R_COUNT, REASON_NAMES } from "../engine/abi.gen.ts";
+import { C_REASON_BASE, COUNTER_NAMES, R_COUNT, REASON_NAMES } from "../engine/abi.gen.ts";
 import { formatIp, type NameResolver } from "../ctl/addr.ts";
 import { parseCommand } from "../ctl/cli.ts";
 import type { BatchItem, Controller } from "../ctl/commands.ts";
@@ -15,7 +15,7 @@ import { FWD_NAMES } from "../ctl/format.ts";
 import { schedFlagNames } from "../ctl/list.ts";
 import { tokenizeLine } from "../ctl/rules.ts";
 import { saveRules } from "../ctl/save.ts";
-import { COUNTER_NAMES, PASS_REASONS } from "./metrics.ts";
+import { PASS_REASONS } from "./metrics.ts";
 
 /** Protocol version, reported by `info`. */
 export const PROTOCOL_VERSION = 1;
@@ -159,7 +159,7 @@ export function snapshot(ctl: Controller): unknown {
 export function counters(ctl: Controller): unknown {
   const c = ctl.engine?.counters() ?? [];
   const byName: Record<string, number> = {};
-  for (const [i, name] of COUNTER_NAMES) byName[name] = c[i] ?? 0;
+  COUNTER_NAMES.forEach((name, i) => byName[name] = c[i] ?? 0);
   const drops: Record<string, number> = {}, passes: Record<string, number> = {};
   for (let r = 1; r < R_COUNT; r++) {
     (PASS_REASONS.has(r) ? passes : drops)[REASON_NAMES[r]] = c[C_REASON_BASE + r] ?? 0;

@@ -29,7 +29,11 @@ Deno.test("planDirector() turns ipvsadm words into engine specs with ipvsadm's d
   const p = planDirector(BASE);
   assert.equal(p.engine, "wasm");
   assert.equal(p.round, 64);
-  assert.equal(p.engineConfig.batch, p.io === "ring" ? 1024 : 64, "a ring engine batch covers the ring");
+  assert.equal(
+    p.engineConfig.batch,
+    p.io === "ring" ? 1024 : 64,
+    "a ring engine batch covers the ring",
+  );
   const s = p.services[0];
   assert.equal(s.spec.protocol, IPPROTO_UDP);
   assert.equal(s.spec.sched, SCHED_WRR);

@@ -8,6 +8,9 @@
 // With several workers (workers.ts) each runs its own Director over its own
 // engine; only the primary one solicits and announces, and what it learns from
 // ARP/ND is handed to the others through `onLearn` / `learnExternal`.
+// Over 600 lines: one class whose private state (ports, neighbours, timers, VIP
+// ownership) every step shares; ARP, ND and ICMP building live in arp.ts, nd.ts
+// and icmp.ts, and splitting the loop further would pass that state around.
 import {
   AF_INET,
   AF_INET6,
@@ -718,6 +721,8 @@ export interface DirectorSnapshot {
   counters: Record<string, number>;
   /** With several workers: each worker's counters (the merge sums them into `counters`). */
   workers?: Record<string, number>[];
+  /** A worker's loop: durations of its receive→send rounds and of its timer ticks, µs. */
+  loop?: Record<string, { n: number; p50: number; p99: number; max: number }>;
   reasons: Record<string, number>;
   ports: Record<string, number | string>[];
   services: {

@@ -126,6 +126,36 @@ async function start(m: Extract<ToWorker, { type: "init" }>): Promise<WorkerIo> 
   return m.io;
 }
 
+/** Durations in a log2 histogram of microseconds: where the loop spends its time, for stats. */
+class Histogram {
+  #bins = new Float64Array(32);
+  #max = 0;
+  #n = 0;
+
+  add(ms: number): void {
+    const us = ms * 1000;
+    this.#bins[Math.min(31, us < 1 ? 0 : Math.floor(Math.log2(us)) + 1)]++;
+    if (us > this.#max) this.#max = us;
+    this.#n++;
+  }
+
+  /** Upper bounds of the p50 and p99 bins, and the maximum, µs. */
+  summary(): { n: number; p50: number; p99: number; max: number } {
+    const at = (q: number) => {
+      let seen = 0;
+      for (let i = 0; i < 32; i++) {
+        seen += this.#bins[i];
+        if (seen >= q * this.#n) return 2 ** i;
+      }
+      return Infinity;
+    };
+    return { n: this.#n, p50: at(0.5), p99: at(0.99), max: Math.round(this.#max) };
+  }
+}
+
+const rounds = new Histogram();
+const ticks = new Histogram();
+
 async function loop(d: Director, io: WorkerIo): Promise<void> {
   const sys = denoSys();
   const fds = ports.filter((p) => p.io.fd >= 0);
@@ -146,12 +176,15 @@ async function loop(d: Director, io: WorkerIo): Promise<void> {
       if (Atomics.load(ctl, CTL_STOP) !== 0) break;
       continue;
     }
+    const t0 = performance.now();
     const got = d.pollOnce();
     const now = performance.now();
+    if (got > 0) rounds.add(now - t0);
     if (now >= nextTick || got === 0) {
       if (now >= nextTick) {
         d.tick();
-        nextTick = now + TICK_MS;
+        nextTick = performance.now() + TICK_MS;
+        ticks.add(nextTick - TICK_MS - now);
       }
       if (!readyPosted && d.ready) {
         readyPosted = true;
@@ -164,7 +197,11 @@ async function loop(d: Director, io: WorkerIo): Promise<void> {
     }
   }
   ports.forEach((p) => p.io.close());
-  post({ type: "stopped", index, snapshot: d.snapshot() });
+  post({
+    type: "stopped",
+    index,
+    snapshot: { ...d.snapshot(), loop: { roundUs: rounds.summary(), tickUs: ticks.summary() } },
+  });
   self.close();
 }
 

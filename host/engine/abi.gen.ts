@@ -333,6 +333,26 @@ export const REASON_NAMES: readonly string[] = [
   "sctp_no_init",
 ];
 
+/** Names of the global counters below C_REASON_BASE, indexed by counter. */
+export const COUNTER_NAMES: readonly string[] = [
+  "rx",
+  "tx",
+  "drop",
+  "pass",
+  "conn_new",
+  "conn_expired",
+  "conn_reused",
+  "conns",
+  "conns6",
+  "in_pkts",
+  "out_pkts",
+  "in_bytes",
+  "out_bytes",
+  "icmp_sent",
+  "icmp_suppressed",
+  "conn_dropped",
+];
+
 /** TCP state names as `ipvsadm -Lc` prints them, indexed by state. */
 export const TCP_STATE_NAMES: readonly string[] = [
   "NONE",

@@ -69,7 +69,9 @@ export class FrameIo {
 
   /** Places `frame` in RX slot `i` and fills descriptor `i`. */
   put(i: number, frame: Uint8Array, port = 0, mark = 0): void {
-    if (i >= this.batch) throw new RangeError(`Cannot put frame: index ${i} >= batch ${this.batch}`);
+    if (i >= this.batch) {
+      throw new RangeError(`Cannot put frame: index ${i} >= batch ${this.batch}`);
+    }
     const len = Math.min(frame.length, MAX_FRAME);
     this.#u8.set(frame.subarray(0, len), this.frameOffset(i));
     const d = this.#rx + i * RXD_SIZE;

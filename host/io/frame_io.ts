@@ -4,7 +4,24 @@
 // Invariants: a backend writes frames only at `slots + slot × SLOT_SIZE + HEADROOM`
 // of slots [0, batch) and never keeps a reference to a slot across calls; the
 // caller sends a batch's TX frames before the next receive reuses the slots.
-import { L_BATCH, L_RX_DESC, L_SLOTS, L_TX_CAP, L_TX_DESC } from "../engine/abi.gen.ts";
+import {
+  L_BATCH,
+  L_RX_DESC,
+  L_SLOTS,
+  L_TX_CAP,
+  L_TX_DESC,
+  RXD_LEN,
+  RXD_MARK,
+  RXD_PORT,
+  RXD_SIZE,
+  RXD_SLOT,
+  RXD_VERDICT,
+  SLOT_SIZE,
+  TXD_LEN,
+  TXD_OFF,
+  TXD_SIZE,
+  TXD_SLOT,
+} from "../engine/abi.gen.ts";
 import type { Engine } from "../engine/engine.ts";
 
 /** Byte offsets of the descriptor arrays and slots inside the engine memory. */
@@ -92,4 +109,36 @@ export interface FramePort {
   sendFrame(frame: Uint8Array): boolean;
   readonly stats: PortStats;
   close(): void;
+}
+
+/**
+ * Fills RX descriptor `desc` for a frame of `len` bytes in `slot`, received on
+ * `port` with no mark, and clears its verdict, reason and padding.
+ */
+export function putRxDesc(
+  dv: DataView,
+  area: FrameArea,
+  desc: number,
+  slot: number,
+  len: number,
+  port: number,
+): void {
+  const d = area.rxDesc + desc * RXD_SIZE;
+  dv.setUint32(d + RXD_SLOT, slot, true);
+  dv.setUint16(d + RXD_LEN, len, true);
+  dv.setUint16(d + RXD_PORT, port, true);
+  dv.setUint32(d + RXD_MARK, 0, true);
+  dv.setUint32(d + RXD_VERDICT, 0, true);
+}
+
+/** Byte offset in memory of the first byte of TX frame `i`. */
+export function txFrameAt(dv: DataView, area: FrameArea, i: number): number {
+  const d = area.txDesc + i * TXD_SIZE;
+  return area.slots + dv.getUint32(d + TXD_SLOT, true) * SLOT_SIZE +
+    dv.getUint16(d + TXD_OFF, true);
+}
+
+/** Length in bytes of TX frame `i`. */
+export function txFrameLen(dv: DataView, area: FrameArea, i: number): number {
+  return dv.getUint16(area.txDesc + i * TXD_SIZE + TXD_LEN, true);
 }

@@ -1,26 +1,16 @@
 // An in-memory frame port: frames queued by the caller are "received", frames
 // the director sends are collected. Runtime-agnostic. For tests of the daemon
 // loop and for simulated networks; it copies frames (a real backend does not).
-import {
-  HEADROOM,
-  MAX_FRAME,
-  RXD_LEN,
-  RXD_MARK,
-  RXD_PORT,
-  RXD_SIZE,
-  RXD_SLOT,
-  SLOT_SIZE,
-  TXD_LEN,
-  TXD_OFF,
-  TXD_SIZE,
-  TXD_SLOT,
-} from "../engine/abi.gen.ts";
+import { HEADROOM, MAX_FRAME, SLOT_SIZE } from "../engine/abi.gen.ts";
 import {
   emptyPortStats,
   type FrameArea,
   type FramePort,
   type PortStats,
+  putRxDesc,
   type RxCursor,
+  txFrameAt,
+  txFrameLen,
 } from "./frame_io.ts";
 
 export class MemoryPort implements FramePort {
@@ -50,12 +40,7 @@ export class MemoryPort implements FramePort {
       const f = this.inbox.shift()!;
       const len = Math.min(f.length, MAX_FRAME);
       this.#mem.set(f.subarray(0, len), a.slots + cur.slot * SLOT_SIZE + HEADROOM);
-      const d = a.rxDesc + cur.desc * RXD_SIZE;
-      this.#dv.setUint32(d + RXD_SLOT, cur.slot, true);
-      this.#dv.setUint16(d + RXD_LEN, f.length > MAX_FRAME ? 0xffff : len, true);
-      this.#dv.setUint16(d + RXD_PORT, port, true);
-      this.#dv.setUint32(d + RXD_MARK, 0, true);
-      this.#dv.setUint32(d + 12, 0, true);
+      putRxDesc(this.#dv, a, cur.desc, cur.slot, f.length > MAX_FRAME ? 0xffff : len, port);
       cur.slot++;
       cur.desc++;
       n++;
@@ -67,10 +52,8 @@ export class MemoryPort implements FramePort {
   sendBatch(idx: Uint32Array, n: number): number {
     const a = this.#area;
     for (let k = 0; k < n; k++) {
-      const d = a.txDesc + idx[k] * TXD_SIZE;
-      const at = a.slots + this.#dv.getUint32(d + TXD_SLOT, true) * SLOT_SIZE +
-        this.#dv.getUint16(d + TXD_OFF, true);
-      this.sent.push(this.#mem.slice(at, at + this.#dv.getUint16(d + TXD_LEN, true)));
+      const at = txFrameAt(this.#dv, a, idx[k]);
+      this.sent.push(this.#mem.slice(at, at + txFrameLen(this.#dv, a, idx[k])));
     }
     this.stats.txFrames += n;
     return n;

@@ -5,26 +5,16 @@
 // of the TAP is the peer: our frames arrive there as if received from a wire,
 // and what the kernel sends into it comes to us. The director's MAC on a TAP
 // port is therefore not the TAP's own MAC (that one belongs to the kernel side).
-import {
-  HEADROOM,
-  MAX_FRAME,
-  RXD_LEN,
-  RXD_MARK,
-  RXD_PORT,
-  RXD_SIZE,
-  RXD_SLOT,
-  SLOT_SIZE,
-  TXD_LEN,
-  TXD_OFF,
-  TXD_SIZE,
-  TXD_SLOT,
-} from "../engine/abi.gen.ts";
+import { HEADROOM, MAX_FRAME, SLOT_SIZE } from "../engine/abi.gen.ts";
 import {
   emptyPortStats,
   type FrameArea,
   type FramePort,
   type PortStats,
+  putRxDesc,
   type RxCursor,
+  txFrameAt,
+  txFrameLen,
 } from "./frame_io.ts";
 import { errnoMessage, type Sys } from "./sys.ts";
 
@@ -89,12 +79,7 @@ class TapPort implements FramePort {
       // A frame longer than a slot is truncated by the read; a TAP's MTU keeps them shorter.
       const len = this.#sys.read(this.fd, this.#mem.subarray(at, at + MAX_FRAME), MAX_FRAME);
       if (len <= 0) break; // EAGAIN: drained
-      const d = area.rxDesc + cur.desc * RXD_SIZE;
-      this.#dv.setUint32(d + RXD_SLOT, cur.slot, true);
-      this.#dv.setUint16(d + RXD_LEN, len, true);
-      this.#dv.setUint16(d + RXD_PORT, port, true);
-      this.#dv.setUint32(d + RXD_MARK, 0, true);
-      this.#dv.setUint32(d + 12, 0, true);
+      putRxDesc(this.#dv, area, cur.desc, cur.slot, len, port);
       cur.slot++;
       cur.desc++;
       written++;
@@ -107,11 +92,8 @@ class TapPort implements FramePort {
     const area = this.#area;
     let ok = 0;
     for (let k = 0; k < n && !this.#closed; k++) {
-      const d = area.txDesc + idx[k] * TXD_SIZE;
-      const slot = this.#dv.getUint32(d + TXD_SLOT, true);
-      const off = this.#dv.getUint16(d + TXD_OFF, true);
-      const len = this.#dv.getUint16(d + TXD_LEN, true);
-      const at = area.slots + slot * SLOT_SIZE + off;
+      const at = txFrameAt(this.#dv, area, idx[k]);
+      const len = txFrameLen(this.#dv, area, idx[k]);
       if (this.#sys.write(this.fd, this.#mem.subarray(at, at + len), len) === len) {
         ok++;
       } else this.stats.txErrors++;

@@ -102,18 +102,32 @@ export class Simulation {
     if (rs >= 0) {
       // At a real server: SYN → SYN+ACK; request → response + FIN; FIN → ACK.
       const back = (flags: string, len: number) =>
-        this.#queue.push(tcpFrame(rsMac(rs), DIRECTOR_MAC, p.dst, p.src, p.dport, p.sport, flags, 5000, p.seq + 1, len));
+        this.#queue.push(
+          tcpFrame(
+            rsMac(rs),
+            DIRECTOR_MAC,
+            p.dst,
+            p.src,
+            p.dport,
+            p.sport,
+            flags,
+            5000,
+            p.seq + 1,
+            len,
+          ),
+        );
       if (p.flags.includes("S")) back("SA", 0);
       else if (p.len > 0) {
         back("FPA", this.options.responseBytes);
         this.responsesByServer[rs]++;
-      }
-      else if (p.flags.includes("F")) back("A", 0);
+      } else if (p.flags.includes("F")) back("A", 0);
       return;
     }
     // At a client: SYN+ACK → request; response+FIN → FIN+ACK (closing).
     const back = (flags: string, len: number) =>
-      this.#queue.push(tcpFrame(GW_MAC, DIRECTOR_MAC, p.dst, p.src, p.dport, p.sport, flags, 2, p.seq + 1, len));
+      this.#queue.push(
+        tcpFrame(GW_MAC, DIRECTOR_MAC, p.dst, p.src, p.dport, p.sport, flags, 2, p.seq + 1, len),
+      );
     if (p.flags.includes("S")) back("PA", 120);
     else if (p.flags.includes("F")) {
       back("FA", 0);

@@ -70,7 +70,8 @@ export function readFrame(f: Uint8Array): TcpSummary | undefined {
   const ihl = (f[14] & 15) * 4;
   const l4 = 14 + ihl;
   const fl = f[l4 + 13];
-  const flags = (fl & 2 ? "S" : "") + (fl & 1 ? "F" : "") + (fl & 4 ? "R" : "") + (fl & 16 ? "A" : "");
+  const flags = (fl & 2 ? "S" : "") + (fl & 1 ? "F" : "") + (fl & 4 ? "R" : "") +
+    (fl & 16 ? "A" : "");
   return {
     src: f.slice(26, 30),
     dst: f.slice(30, 34),

@@ -219,7 +219,11 @@ export class Netns {
   async addNs(name: string): Promise<void> {
     // A namespace with our own PID-based name that we have not made yet was
     // left by a dead process whose PID the kernel has handed to us: reap it.
-    await new Deno.Command("ip", { args: ["netns", "del", this.ns(name)], stdout: "null", stderr: "null" })
+    await new Deno.Command("ip", {
+      args: ["netns", "del", this.ns(name)],
+      stdout: "null",
+      stderr: "null",
+    })
       .output();
     await this.run(["ip", "netns", "add", this.ns(name)]);
     this.#namespaces.push(this.ns(name));

@@ -22,6 +22,11 @@ const {
   TEMPLATE_RETRY,
 } = abi;
 
+/** Frames per chunk of the batch prefetch (core.ts `prefetch`): the hint arrays' length. */
+export const HINT_CHUNK = 32;
+/** Chain nodes a hint walk advances at most. */
+const HINT_STEPS = 3;
+
 /** Words per IPv6 address block: caddr, vaddr, daddr (4 little-endian u32 words each). */
 export const CONN6_WORDS = 12;
 
@@ -88,6 +93,19 @@ export class ConnTable {
   #top6: number;
   readonly #dests: DestTable;
   readonly #counters: Float64Array;
+  // Lookup hints (hint, hintWalk): per frame of a chunk, the walk's node (a bucket index
+  // until the heads are loaded), the client word and port it looks for (port -1: done), and
+  // the out key (1: still to walk, -1: walked or none) and its words.
+  readonly #hNode = new Int32Array(HINT_CHUNK);
+  readonly #hKey = new Uint32Array(HINT_CHUNK);
+  readonly #hPort = new Int32Array(HINT_CHUNK);
+  readonly #hOut = new Int32Array(HINT_CHUNK);
+  readonly #hOutKey = new Uint32Array(HINT_CHUNK);
+  readonly #hOutPort = new Int32Array(HINT_CHUNK);
+  readonly #hProto = new Int32Array(HINT_CHUNK);
+  readonly #hDst = new Uint32Array(HINT_CHUNK * 4);
+  /** Where hintWalk leaves the words it loads, so that they are not dead loads. */
+  sink = 0;
 
   constructor(max: number, max6: number, seed: number, dests: DestTable, counters: Float64Array) {
     this.max = max;
@@ -204,6 +222,109 @@ export class ConnTable {
       }
     }
     return -1;
+  }
+
+  /**
+   * Starts the lookup hint of frame `k` of a chunk (core.ts `prefetch`) from what its
+   * headers seem to say: the in key's bucket (client = src, sport) and the out key's (client
+   * = dst, dport). `v4`: the words s1..s3 and d1..d3 are 0 and the compare word is word 0.
+   */
+  hint(
+    k: number,
+    v4: boolean,
+    proto: number,
+    s0: number,
+    s1: number,
+    s2: number,
+    s3: number,
+    sport: number,
+    d0: number,
+    d1: number,
+    d2: number,
+    d3: number,
+    dport: number,
+  ): void {
+    this.#hNode[k] = hashClient(this.#seed, proto, s0, s1, s2, s3, sport) & this.#mask;
+    this.#hKey[k] = v4 ? s0 : s3;
+    this.#hPort[k] = sport;
+    // The out key's bucket only when an in walk ends (hintWalk): most frames need none.
+    this.#hOut[k] = 1;
+    this.#hProto[k] = proto;
+    const d = k * 4;
+    this.#hDst[d] = d0;
+    this.#hDst[d + 1] = d1;
+    this.#hDst[d + 2] = d2;
+    this.#hDst[d + 3] = d3;
+    this.#hOutKey[k] = v4 ? d0 : d3;
+    this.#hOutPort[k] = dport;
+  }
+
+  /** Frame `k` needs no lookup (not TCP/UDP over IP, or a bad descriptor). */
+  hintNone(k: number): void {
+    this.#hPort[k] = -1;
+  }
+
+  /**
+   * Walks the hints of frames [0, n) of the chunk: one loop loads every bucket head, then up
+   * to HINT_STEPS rounds touch each walk's node (client word, port, link) and compare; a
+   * match touches every other array the pipeline reads for that entry (struct of arrays: a
+   * miss each, all overlapping), a mismatch moves on along the chain, and the end of an in
+   * walk turns it into the out walk (its bucket hashed only then). Nothing here decides
+   * anything: the pipeline looks everything up again. Bench "NAT established, 1,000,000
+   * conns", TS engine, ns a frame: 1217 without hints, 797 touching every array of every
+   * node, 693 with the out bucket hashed lazily and the full touch on a match only.
+   */
+  hintWalk(n: number): void {
+    const node = this.#hNode, key = this.#hKey, port = this.#hPort, buckets = this.#buckets;
+    for (let k = 0; k < n; k++) if (port[k] >= 0) node[k] = buckets[node[k]];
+    const next = this.#next;
+    let sink = this.sink;
+    for (let step = 0; step < HINT_STEPS; step++) {
+      for (let k = 0; k < n; k++) {
+        const c = node[k];
+        if (port[k] < 0 || c < 0) continue;
+        sink = (sink + this.caddr[c] + this.cport[c] + next[c]) | 0;
+      }
+      let active = 0;
+      for (let k = 0; k < n; k++) {
+        const want = port[k];
+        if (want < 0) continue;
+        const c = node[k];
+        if (c < 0) {
+          if (this.#hOut[k] > 0) {
+            const d = k * 4, dst = this.#hDst;
+            const ob = hashClient(
+              this.#seed,
+              this.#hProto[k],
+              dst[d],
+              dst[d + 1],
+              dst[d + 2],
+              dst[d + 3],
+              this.#hOutPort[k],
+            ) & this.#mask;
+            node[k] = buckets[ob];
+            key[k] = this.#hOutKey[k];
+            port[k] = this.#hOutPort[k];
+            this.#hOut[k] = -1;
+            active++;
+          } else {
+            port[k] = -1;
+          }
+        } else if (this.caddr[c] === key[k] && this.cport[c] === want) {
+          // The entry the lookup will find: the rest of what the pipeline reads.
+          sink = (sink + this.vaddr[c] + this.vport[c] + this.proto[c] + this.af[c] +
+            this.flags[c] + this.state[c] + this.dest[c] + this.svc[c] + this.expires[c] +
+            this.timeout[c] + this.inPkts[c] + this.daddr[c] + this.dport[c] +
+            this.nControl[c] + this.control[c]) | 0;
+          port[k] = -1;
+        } else {
+          node[k] = next[c];
+          active++;
+        }
+      }
+      if (active === 0) break;
+    }
+    this.sink = sink;
   }
 
   /** True when an entry's idle time is up (wrap-safe: (now - expires) as i32 >= 0). */

@@ -50,9 +50,6 @@ import {
   EINVAL,
   ENOENT,
   ESRCH,
-  IP_VS_CONN_F_DROUTE,
-  IP_VS_CONN_F_MASQ,
-  IP_VS_CONN_F_TUNNEL,
   L_BATCH,
   L_CONN6,
   L_CONNS,
@@ -87,7 +84,6 @@ import {
   SR_TIMEOUT,
   SR_VADDR,
   SR_VPORT,
-  STATS_WORDS,
   SYS_COUNT,
   T_COUNT,
 } from "../abi.gen.ts";
@@ -107,64 +103,22 @@ import type {
 } from "../engine.ts";
 
 import { schedConfig } from "../sched_config.ts";
-
-/** The raw exports of build/wvs.wasm (assembly/index.ts). */
-interface WvsExports {
-  memory: WebAssembly.Memory;
-  init(
-    maxConns: number,
-    maxConns6: number,
-    maxServices: number,
-    maxDests: number,
-    batch: number,
-    seed: number,
-    schedTables: number,
-    mhIndex: number,
-    lblcEntries: number,
-    lblcNodes: number,
-    schedSeed: number,
-    schedIndexes: number,
-    schedIndexMin: number,
-  ): number;
-  layout(): number;
-  processBatch(n: number, now: number): number;
-  expire(now: number): number;
-  setSysctl(index: number, value: number): void;
-  setTimeouts(tcp: number, tcpfin: number, udp: number): void;
-  getTimeout(slot: number): number;
-  setPort(port: number): number;
-  setNeigh(af: number, isDefault: number, port: number): number;
-  serviceLive(svc: number): number;
-  destListed(dest: number): number;
-  addService(): number;
-  editService(svc: number): number;
-  delService(svc: number): number;
-  destListInto(svc: number): number;
-  addDest(svc: number): number;
-  editDest(dest: number): number;
-  delDest(dest: number): number;
-  destActiveConns(dest: number): number;
-  destInactConns(dest: number): number;
-  destPersistConns(dest: number): number;
-  destFlags(dest: number): number;
-  destAf(dest: number): number;
-  destAddr(dest: number): number;
-  destInfoInto(dest: number): number;
-  setSchedSlots(svc: number, n: number): number;
-  schedTableInto(svc: number): number;
-  schedProbe(svc: number, n: number, seed: number): number;
-  syncSetup(
-    master: number,
-    version: number,
-    threshold: number,
-    period: number,
-    refreshMs: number,
-    retries: number,
-    persistMode: number,
-  ): void;
-  syncDrain(): number;
-  syncConn(now: number): number;
-}
+import {
+  destFieldsOk,
+  formatAddr,
+  index,
+  isAddr,
+  isAf,
+  isInt,
+  isMac,
+  isObject,
+  serviceFieldsOk,
+  sizeOf,
+  STATS_BYTES,
+  timeoutArg,
+  U32_MAX,
+} from "./_checks.ts";
+import { readModule, type WvsExports } from "./_module.ts";
 
 /** Options of createWasmEngine. */
 export interface WasmEngineOptions {
@@ -176,26 +130,6 @@ export interface WasmEngineOptions {
 
 const RELEASE_URL = new URL("../../../build/wvs.wasm", import.meta.url);
 const DEBUG_URL = new URL("../../../build/wvs.debug.wasm", import.meta.url);
-
-interface RuntimeGlobals {
-  Deno?: { readFile(path: URL): Promise<Uint8Array<ArrayBuffer>> };
-  process?: { versions?: { node?: string } };
-}
-
-/** Reads the module bytes with whatever the runtime offers. */
-async function readModule(url: URL): Promise<ArrayBuffer | Uint8Array<ArrayBuffer>> {
-  const g = globalThis as RuntimeGlobals;
-  if (url.protocol === "file:") {
-    if (g.Deno?.readFile) return await g.Deno.readFile(url);
-    if (g.process?.versions?.node) {
-      const fs = await import("node:fs/promises");
-      return new Uint8Array(await fs.readFile(url));
-    }
-  }
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`Cannot load ${url.href}: HTTP ${res.status}`);
-  return await res.arrayBuffer();
-}
 
 /**
  * Instantiates the WASM engine and initialises it with `config`.
@@ -252,70 +186,6 @@ export async function createWasmEngine(
   );
   if (rc !== 0) throw new RangeError(`Cannot initialise the wasm engine: init returned ${rc}`);
   return new WasmEngine(x);
-}
-
-const STATS_BYTES = STATS_WORDS * 8;
-const U32_MAX = 0xffffffff;
-const I32_MIN = -0x80000000;
-const I32_MAX = 0x7fffffff;
-/** Largest settable timeout, s (its value in ms fits the wrap-safe i32 expiry compare). */
-const MAX_TIMEOUT = 2147483;
-
-function sizeOf(v: number | undefined, name: string, min: number, max: number): number {
-  if (v === undefined || !Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(
-      `Cannot create engine: ${name} must be an integer in ${min}..${max} (${v})`,
-    );
-  }
-  return v;
-}
-
-// ---- Spec checks the mailbox cannot express (types, ranges, lengths). They run in
-// the order of ARCHITECTURE.md "Decisions" (control errors), interleaved with the
-// engine's own checks of liveness and of the values it can see.
-
-function isInt(v: unknown, lo: number, hi: number): v is number {
-  return typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
-}
-
-function isAf(v: unknown): v is Af {
-  return v === AF_INET || v === AF_INET6;
-}
-
-function isAddr(af: number, v: unknown): v is Uint8Array {
-  return v instanceof Uint8Array && v.length === (af === AF_INET ? 4 : 16);
-}
-
-function isMac(v: unknown): v is Uint8Array {
-  return v instanceof Uint8Array && v.length === 6;
-}
-
-function isObject(v: unknown): boolean {
-  return typeof v === "object" && v !== null;
-}
-
-/** An index argument as the engine sees it: anything but a u32 integer names nothing. */
-function index(i: number): number {
-  return isInt(i, 0, U32_MAX) ? i : U32_MAX;
-}
-
-function serviceFieldsOk(spec: ServiceSpec): boolean {
-  return isInt(spec.sched, 0, 0xff) && isInt(spec.flags, 0, U32_MAX) &&
-    isInt(spec.timeout, 0, U32_MAX) && isInt(spec.netmask, 0, U32_MAX);
-}
-
-function destFieldsOk(spec: DestSpec): boolean {
-  const fwd = spec.fwd;
-  return (fwd === IP_VS_CONN_F_MASQ || fwd === IP_VS_CONN_F_TUNNEL ||
-    fwd === IP_VS_CONN_F_DROUTE) &&
-    isInt(spec.weight, I32_MIN, I32_MAX) && isInt(spec.uThreshold, 0, U32_MAX) &&
-    isInt(spec.lThreshold, 0, U32_MAX) && isInt(spec.tunType, 0, 0xff) &&
-    isInt(spec.tunPort, 0, 0xffff) && isInt(spec.tunFlags, 0, 0xffff);
-}
-
-/** A timeout argument: seconds > 0, floored and clamped; 0 (unchanged) otherwise. */
-function timeoutArg(v: number): number {
-  return typeof v === "number" && v > 0 ? Math.min(Math.floor(v), MAX_TIMEOUT) : 0;
 }
 
 /** The Engine over the raw exports. Construct through createWasmEngine. */
@@ -698,32 +568,4 @@ class WasmEngine implements Engine {
     this.#putBytes(SR_DADDR, c.daddr, 16);
     return this.#x.syncConn(Number.isFinite(now) ? now : 0) | 0;
   }
-}
-
-/**
- * Formats an address stored in network order: dotted quad for IPv4, RFC 5952
- * text for IPv6 (lowercase, the longest run of two or more zero groups, the
- * first on a tie, becomes "::"; no embedded IPv4 form).
- */
-export function formatAddr(af: Af, mem: Uint8Array, at: number): string {
-  if (af === AF_INET) return `${mem[at]}.${mem[at + 1]}.${mem[at + 2]}.${mem[at + 3]}`;
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((mem[at + 2 * i] << 8) | mem[at + 2 * i + 1]);
-  let best = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((v) => v.toString(16)).join(":");
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
 }
