@@ -11,7 +11,7 @@ import { IpvsError } from "./ctl/errors.ts";
 import { errorText, runIpvsadm } from "./ctl/ipvsadm.ts";
 import { requestOnce } from "./daemon/client.ts";
 import { DEFAULT_SOCKET } from "./daemon/daemon.ts";
-import type { Response as ApiResponse } from "./daemon/protocol.ts";
+import type { Request as ApiRequest, Response as ApiResponse } from "./daemon/protocol.ts";
 import { fileResolver } from "./daemon/resolver_deno.ts";
 
 /** What one invocation prints and returns. */
@@ -39,6 +39,9 @@ export async function wvsadm(
   const args = argv[0] === "--" ? argv.slice(1) : argv;
   const resolver = fileResolver();
   let stdin = "";
+  // Beyond ipvsadm: a director's failover, which keepalived would otherwise do by hand.
+  const failover = args.length === 1 && FAILOVER_OPS[args[0]];
+  if (failover) return await ask(socketPath, { op: failover }, () => "");
   if (args.length > 0) {
     try {
       const c = parseCommand(args, { prog, resolver });
@@ -52,9 +55,27 @@ export async function wvsadm(
       throw e;
     }
   }
+  return await ask(
+    socketPath,
+    { op: "ipvsadm", argv: args, stdin, prog },
+    (result) => result as WvsadmResult,
+  );
+}
+
+/** WVS's own options: `--takeover` announces and serves the VIPs; `--release` gives them up. */
+const FAILOVER_OPS: Record<string, "takeover" | "release"> = {
+  "--takeover": "takeover",
+  "--release": "release",
+};
+
+async function ask(
+  socketPath: string,
+  req: ApiRequest,
+  ok: (result: unknown) => WvsadmResult | string,
+): Promise<WvsadmResult> {
   let resp: ApiResponse;
   try {
-    resp = await requestOnce(socketPath, { op: "ipvsadm", argv: args, stdin, prog });
+    resp = await requestOnce(socketPath, req);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound
       ? "No such file or directory"
@@ -71,7 +92,8 @@ export async function wvsadm(
     };
   }
   if (!resp.ok) return { stdout: "", stderr: `${resp.error.message}\n`, status: resp.error.status };
-  return resp.result as WvsadmResult;
+  const r = ok(resp.result);
+  return typeof r === "string" ? { stdout: r, stderr: "", status: 0 } : r;
 }
 
 if (import.meta.main) {

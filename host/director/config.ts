@@ -97,6 +97,7 @@ export interface DirectorConfig {
   maxConns?: number;
   maxConns6?: number;
   ports: PortConfig[];
+  /** With `control`, the seed rules (see there), and the file may leave it out. */
   services: ServiceConfig[];
   /** Default routers (one per family at most), resolved like real servers. */
   gateways?: string[];
@@ -122,6 +123,33 @@ export interface DirectorConfig {
   };
   /** Connection sync daemons and failover (host/sync/config.ts DirectorSyncConfig). */
   sync?: DirectorSyncConfig;
+  /**
+   * The control socket: wvsadm (ipvsadm's commands) drives the running director. The
+   * `services` above then only seed an empty table at the first start; the saved
+   * configuration in `stateDir` wins after that, as the operator's latest word.
+   */
+  control?: ControlConfig;
+  /** Engine capacity for services and real servers (default: what `services` needs, or with `control` 1024 and 16384). */
+  maxServices?: number;
+  maxDests?: number;
+}
+
+export interface ControlConfig {
+  /** Unix socket for wvsadm, mode 0600 (default /run/wvs/wvs.sock). */
+  socket?: string;
+  /** Directory of the saved configuration, written on every change (default: none). */
+  stateDir?: string | null;
+  /** "host:port" serving Prometheus text on /metrics (default: off). */
+  metrics?: string | null;
+}
+
+/** The control socket after validation. */
+export interface ControlPlan {
+  socket: string;
+  stateDir: string | null;
+  metrics: string | null;
+  /** The file's `services` as `ipvsadm -R` lines, applied when nothing was saved. */
+  seed: string;
 }
 
 /** A port after validation (the MAC may still come from sysfs). */
@@ -155,6 +183,57 @@ export interface DirectorPlan {
   sysctl: [number, number][];
   /** Connection sync and failover (host/sync/), or null. */
   sync: DirectorSyncPlan | null;
+  /** The control socket, or null (services only from the file, reloaded on SIGHUP). */
+  control: ControlPlan | null;
+}
+
+/** Where wvsadm finds the daemon unless told otherwise (host/daemon/daemon.ts DEFAULT_SOCKET). */
+const DEFAULT_CONTROL_SOCKET = "/run/wvs/wvs.sock";
+
+const PROTO_OPTS: Record<string, string> = { tcp: "-t", udp: "-u", sctp: "--sctp-service" };
+const FWD_OPTS: Record<string, string> = { masq: "-m", route: "-g", tunnel: "-i" };
+
+/** Validated services in ipvsadm's words, for the control plane's `-R` path. */
+function seedRules(services: ServiceConfig[]): string {
+  const hp = (a: string, port: number) => a.includes(":") ? `[${a}]:${port}` : `${a}:${port}`;
+  return services.map((s) => {
+    const svc = `${PROTO_OPTS[s.protocol]} ${hp(s.addr, s.port)}`;
+    const lines = [`-A ${svc} -s ${s.sched ?? "wlc"}`];
+    for (const d of s.dests) {
+      // Port 0 keeps the client's destination port, which for a VIP:port service is its port.
+      const r = hp(d.addr, d.port || s.port);
+      let l = `-a ${svc} -r ${r} ${FWD_OPTS[d.fwd ?? "route"]} -w ${d.weight ?? 1}`;
+      if (d.uThreshold) l += ` -x ${d.uThreshold}`;
+      if (d.lThreshold) l += ` -y ${d.lThreshold}`;
+      lines.push(l);
+    }
+    return lines.join("\n") + "\n";
+  }).join("");
+}
+
+function planControl(c: ControlConfig, services: ServiceConfig[]): ControlPlan {
+  const str = (v: unknown, name: string) => {
+    if (v !== undefined && v !== null && (typeof v !== "string" || v === "")) {
+      fail(`control.${name}`, "must be a non-empty string");
+    }
+    return (v as string | null | undefined) ?? null;
+  };
+  const metrics = str(c.metrics, "metrics");
+  if (metrics !== null && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/.test(metrics)) {
+    fail("control.metrics", `expected host:port (${metrics})`);
+  }
+  return {
+    socket: str(c.socket, "socket") ?? DEFAULT_CONTROL_SOCKET,
+    stateDir: str(c.stateDir, "stateDir"),
+    metrics,
+    seed: seedRules(services),
+  };
+}
+
+function capacity(v: number | undefined, dflt: number, where: string): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 1 || v > 1 << 20) fail(where, `bad capacity ${v}`);
+  return v;
 }
 
 const SCHEDS: Record<string, number> = { rr: SCHED_RR, wrr: SCHED_WRR, wlc: SCHED_WLC };
@@ -209,6 +288,8 @@ function ip(text: unknown, where: string): Uint8Array {
 /** Validates a parsed config file and turns it into engine specs. Throws on the first error. */
 export function planDirector(c: DirectorConfig): DirectorPlan {
   if (!Array.isArray(c.ports) || c.ports.length === 0) fail("ports", "at least one port is needed");
+  // With a control socket the services may come later, from wvsadm.
+  if (c.services === undefined && c.control) c = { ...c, services: [] };
   if (!Array.isArray(c.services)) fail("services", "must be a list");
   const engine = c.engine ?? "wasm";
   if (!["wasm", "ts", "passthrough"].includes(engine)) fail("engine", `unknown engine ${engine}`);
@@ -329,8 +410,16 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
     engineConfig: {
       maxConns: c.maxConns ?? 65536,
       maxConns6: c.maxConns6 ?? 16384,
-      maxServices: Math.max(16, services.length),
-      maxDests: Math.max(64, services.reduce((n, s) => n + s.dests.length, 0)),
+      maxServices: capacity(
+        c.maxServices,
+        Math.max(c.control ? 1024 : 16, services.length),
+        "maxServices",
+      ),
+      maxDests: capacity(
+        c.maxDests,
+        Math.max(c.control ? 16384 : 64, services.reduce((n, s) => n + s.dests.length, 0)),
+        "maxDests",
+      ),
       batch: io === "ring" ? Math.max(batch, ringFrames) : batch,
       seed: 0, // filled in by the caller from a random source
     },
@@ -340,5 +429,6 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
     timeouts: t ? [t.tcp ?? 0, t.tcpfin ?? 0, t.udp ?? 0] : null,
     sysctl,
     sync: c.sync ? planSync(c.sync) : null,
+    control: c.control ? planControl(c.control, c.services) : null,
   };
 }

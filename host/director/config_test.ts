@@ -103,3 +103,45 @@ Deno.test("planDirector() takes SCTP services and the issue-7 sysctls by name", 
     [SYS_ICMP_MSGS_PER_SEC, 100],
   ]);
 });
+
+Deno.test("control: the file's services become -R rules that the control plane accepts", async () => {
+  const { Controller } = await import("../ctl/commands.ts");
+  const { runIpvsadm } = await import("../ctl/ipvsadm.ts");
+  const p = planDirector({
+    ...BASE,
+    services: [...BASE.services, {
+      protocol: "tcp",
+      addr: "2001:2::100",
+      port: 80,
+      dests: [{ addr: "2001:2:0:1::1", fwd: "tunnel", uThreshold: 50, lThreshold: 10 }],
+    }],
+    control: { socket: "/tmp/x.sock" },
+  });
+  assert.deepEqual(p.control, {
+    socket: "/tmp/x.sock",
+    stateDir: null,
+    metrics: null,
+    seed: "-A -u 198.18.0.100:53 -s wrr\n" +
+      "-a -u 198.18.0.100:53 -r 198.18.1.1:5353 -m -w 3\n" +
+      "-a -u 198.18.0.100:53 -r 198.18.1.2:53 -g -w 1\n" +
+      "-A -t [2001:2::100]:80 -s wlc\n" +
+      "-a -t [2001:2::100]:80 -r [2001:2:0:1::1]:80 -i -w 1 -x 50 -y 10\n",
+  });
+  const ctl = new Controller();
+  const r = runIpvsadm(["-R"], p.control!.seed, ctl, {});
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(ctl.model.destCount, 3);
+  assert.equal(p.engineConfig.maxServices, 1024, "room for wvsadm's services");
+});
+
+Deno.test("control: services may be left out, and bad settings are named", () => {
+  const { services: _, ...noServices } = BASE;
+  const p = planDirector({ ...noServices, control: {} } as DirectorConfig);
+  assert.equal(p.services.length, 0);
+  assert.equal(p.control?.socket, "/run/wvs/wvs.sock");
+  assert.throws(
+    () => planDirector({ ...BASE, control: { metrics: "nowhere" } }),
+    /control\.metrics: expected host:port/,
+  );
+  assert.throws(() => planDirector({ ...BASE, maxDests: 0 }), /maxDests: bad capacity 0/);
+});

@@ -68,6 +68,7 @@ import {
   unsolicitedAdvertisement,
 } from "./nd.ts";
 import { type NeighEntry, NeighTable } from "./neigh.ts";
+import type { AdoptedService } from "./adopt.ts";
 
 /** One attached interface as the director sees it. */
 export interface DirectorPort {
@@ -241,12 +242,33 @@ export class Director {
         `Cannot add dest ${formatIp(d.addr)} to ${this.#svcName(s)}: engine returned ${r}`,
       );
     }
-    const port = this.#portFor(d.addr);
-    if (port >= 0) this.neigh.want(d.addr, ipKey(d.addr), port);
-    if (d.addr.length === 4) {
-      this.#rs4.add(new DataView(d.addr.buffer, d.addr.byteOffset).getUint32(0));
-    } else this.#rs6.add(ipKey(d.addr));
+    this.#watchRealServer(d.addr);
     return r;
+  }
+
+  /** Resolves a real server's MAC, and never mistakes it for a client. */
+  #watchRealServer(addr: Uint8Array): void {
+    const port = this.#portFor(addr);
+    if (port >= 0) this.neigh.want(addr, ipKey(addr), port);
+    if (addr.length === 4) {
+      this.#rs4.add(new DataView(addr.buffer, addr.byteOffset).getUint32(0));
+    } else this.#rs6.add(ipKey(addr));
+  }
+
+  /**
+   * Takes the services as the control plane (host/daemon/, wvsadm) has applied them to the
+   * engine: the director answers for their VIPs and resolves their real servers, and
+   * changes nothing in the engine itself. A changed set of VIPs is announced again.
+   */
+  adopt(services: AdoptedService[]): void {
+    const vips = (l: readonly ServicePlan[]) => l.map((s) => ipKey(s.spec.addr)).sort().join();
+    const changed = vips(services.map((s) => s.plan)) !== vips(this.#services);
+    this.#services = services.map((s) => s.plan);
+    this.#svcIndex = services.map((s) => s.svc);
+    this.#destIndex = services.map((s) => s.dests);
+    for (const s of this.#services) for (const d of s.dests) this.#watchRealServer(d.addr);
+    this.#ownVips();
+    if (changed && this.#primary) this.#announceLeft = ANNOUNCE_REPEAT + 1;
   }
 
   /** Recomputes the addresses answered for on each port: the port's own and the VIPs. */
@@ -255,7 +277,8 @@ export class Director {
       s.dests.some((d) => (d.fwd & IP_VS_CONN_F_FWD_MASK) === IP_VS_CONN_F_MASQ)
     );
     this.#owned = this.ports.map((p) => new Set(p.addrs.map((a) => ipKey(a.addr))));
-    for (const s of this.#standby ? [] : this.#services) {
+    // A firewall-mark service has no VIP of its own to answer for.
+    for (const s of this.#standby ? [] : this.#services.filter((x) => x.spec.fwmark === 0)) {
       // A VIP is announced where its prefix is on-link, or on every port if none is.
       const on = this.ports.map((_, i) => i).filter((i) =>
         this.ports[i].addrs.some((a) => inPrefix(s.spec.addr, a))

@@ -12,13 +12,15 @@ import { parseArgs } from "node:util";
 import { denoSys } from "../io/sys_deno.ts";
 import { type DirectorRuntime, runDirector } from "./run.ts";
 import { WorkerPool } from "./workers.ts";
+import { createDaemon } from "../daemon/daemon.ts";
 
 export { makeEngine, openPorts } from "./ports.ts";
 
 const USAGE =
   `usage: deno run -A host/director/main.ts --config <file.json> [--engine wasm|ts|passthrough]
        [--io mmsg|ring] [--workers N] [--fanout client|hash] [--busy] [--duration <seconds>]
-       [--stats-every <seconds>]`;
+       [--stats-every <seconds>] [--socket <path>] [--state-dir <dir>] [--metrics <host:port>]
+  --socket, --state-dir, --metrics  the control socket for wvsadm (as the file's "control")`;
 
 function warnIfKernelForwards(log: (l: string) => void): void {
   for (
@@ -48,6 +50,7 @@ export function denoDirectorRuntime(log = (l: string) => console.log(l)): Direct
     },
     randomSeed: () => crypto.getRandomValues(new Uint32Array(1))[0],
     log,
+    startControl: (o) => createDaemon(o),
     async startWorkers(plan, workers, io) {
       const pool = await WorkerPool.start(plan, { workers, io, log });
       pool.failed.catch((e) => {
@@ -78,6 +81,9 @@ async function main(): Promise<number> {
       "hold-ms": { type: "string" },
       duration: { type: "string" },
       "stats-every": { type: "string" },
+      socket: { type: "string" },
+      "state-dir": { type: "string" },
+      metrics: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -100,6 +106,13 @@ async function main(): Promise<number> {
     holdMs: values["hold-ms"] ? Number(values["hold-ms"]) : undefined,
     duration: values.duration ? Number(values.duration) : undefined,
     statsEvery: values["stats-every"] ? Number(values["stats-every"]) : undefined,
+    control: values.socket || values["state-dir"] || values.metrics
+      ? {
+        ...(values.socket ? { socket: values.socket } : {}),
+        ...(values["state-dir"] ? { stateDir: values["state-dir"] } : {}),
+        ...(values.metrics ? { metrics: values.metrics } : {}),
+      }
+      : undefined,
   });
 }
 

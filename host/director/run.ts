@@ -9,13 +9,26 @@
 // ports, gateways and engine sizes need a restart and are reported, not applied.
 // Connection sync and failover (host/sync/) run with the one-thread loop:
 // SIGUSR2 takes the VIPs over (not SIGUSR1: Deno starts its inspector on that).
+// With `control` the one-thread director also embeds the daemon's control side
+// (host/daemon/): wvsadm then adds and edits services, starts and stops sync
+// daemons, takes over and releases, and the configuration is saved on change.
 import type { Sys } from "../io/sys.ts";
-import { startSync, stopSync, type SyncManager } from "../sync/mod.ts";
+import type { Controller } from "../ctl/commands.ts";
+import type { DaemonOptions } from "../daemon/daemon.ts";
+import type { Response as ApiResponse } from "../daemon/protocol.ts";
+import { planSync, startSync, stopSync, type SyncManager } from "../sync/mod.ts";
 import { waitReadable } from "../io/poll.ts";
-import { type DirectorConfig, type DirectorPlan, planDirector } from "./config.ts";
+import {
+  type ControlConfig,
+  type DirectorConfig,
+  type DirectorPlan,
+  planDirector,
+} from "./config.ts";
+import { adoptFromModel } from "./adopt.ts";
 import { Director, type DirectorSnapshot } from "./director.ts";
 import { makeEngine, openPorts, type SysfsReader, tuneEngine } from "./ports.ts";
 import type { WorkerIo } from "./worker_protocol.ts";
+import type { Engine } from "../engine/engine.ts";
 
 export type DirectorSignal = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGUSR2";
 
@@ -32,6 +45,17 @@ export interface DirectorRuntime {
   log(line: string): void;
   /** Starts the data plane in workers (Deno); absent where workers are not supported. */
   startWorkers?: (plan: DirectorPlan, workers: number, io: WorkerIo) => Promise<Running>;
+  /** Starts the control socket's daemon (Deno); absent where there is none. */
+  startControl?: (o: DaemonOptions) => Promise<ControlHandle>;
+}
+
+/** The embedded control side (host/daemon/ Daemon has this shape). */
+export interface ControlHandle {
+  readonly controller: Controller;
+  /** Handles one control-API request line as the socket does (parse, run, save). */
+  handleLine(line: string): Promise<ApiResponse>;
+  /** Saves what changed, closes the socket. */
+  close(): Promise<void>;
 }
 
 export interface RunOptions {
@@ -47,6 +71,8 @@ export interface RunOptions {
   duration?: number;
   /** Seconds between `wvs director stats` lines. */
   statsEvery?: number;
+  /** Control socket settings over the file's `control` (any of them turns it on). */
+  control?: ControlConfig;
 }
 
 /** The running data plane, one thread or several workers, behind one shape. */
@@ -69,10 +95,12 @@ export async function readPlan(
   file: string,
   engine?: string,
   io?: string,
+  control?: ControlConfig,
 ): Promise<DirectorPlan> {
   const raw = JSON.parse(await rt.readTextFile(file)) as DirectorConfig;
   if (engine) raw.engine = engine as DirectorConfig["engine"];
   if (io) raw.io = io as DirectorConfig["io"];
+  if (control) raw.control = { ...raw.control, ...control };
   const plan = planDirector(raw);
   plan.engineConfig.seed = rt.randomSeed();
   return plan;
@@ -101,12 +129,18 @@ export async function startInProcess(rt: DirectorRuntime, plan: DirectorPlan): P
   const ports = openPorts(rt.sys, rt.sysfs, plan, engine, rt.log);
   const log = rt.log;
   const clock = () => (performance.timeOrigin + performance.now()) * 1000;
+  if (plan.control && !rt.startControl) {
+    ports.forEach((p) => p.io.close());
+    throw new Error("Cannot start: this runtime has no control socket (remove `control`)");
+  }
   let sync: SyncManager | undefined;
   try {
-    if (plan.sync) {
-      const key = plan.sync.keyFile ? await rt.readFile(plan.sync.keyFile) : undefined;
+    // With a control socket a manager is there even without daemons: wvsadm may start them.
+    const syncPlan = plan.sync ?? (plan.control ? planSync({ daemons: [] }) : null);
+    if (syncPlan) {
+      const key = syncPlan.keyFile ? await rt.readFile(syncPlan.keyFile) : undefined;
       const trace = rt.env("WVS_SYNC_TRACE") === "1" ? log : undefined;
-      sync = await startSync(engine, plan.sync, { clock, log, key, trace });
+      sync = await startSync(engine, syncPlan, { clock, log, key, trace });
     }
   } catch (e) {
     ports.forEach((p) => p.io.close());
@@ -115,7 +149,8 @@ export async function startInProcess(rt: DirectorRuntime, plan: DirectorPlan): P
   const director = new Director({
     engine,
     ports,
-    services: plan.services,
+    // The control plane applies the services itself (below), and the director adopts them.
+    services: plan.control ? [] : plan.services,
     gateways: plan.gateways,
     wait: (p, ms) => waitReadable(rt.sys, p, ms),
     roundLimit: plan.round,
@@ -131,15 +166,28 @@ export async function startInProcess(rt: DirectorRuntime, plan: DirectorPlan): P
     if (sync) await stopSync(sync);
     throw e;
   }
+  let control: ControlHandle | null = null;
+  if (plan.control) {
+    try {
+      control = await startControl(rt, plan, engine, director, sync!, clock);
+    } catch (e) {
+      await sync?.close();
+      ports.forEach((p) => p.io.close());
+      throw e;
+    }
+  }
   const done = director.run();
+  const controlLine = plan.control ? `; control socket ${plan.control.socket}` : "";
   return {
-    health: director.healthLine(),
+    health: director.healthLine() + controlLine,
     ready: async () => {
       while (!director.ready) await new Promise((r) => setTimeout(r, 50));
     },
     stats: () => Promise.resolve(director.snapshot()),
     reload: (p) => Promise.resolve(director.reconfigure(p.services)),
     async stop() {
+      // The configuration is saved before the loop ends, so nothing is half-applied.
+      await control?.close();
       director.stop();
       await done;
       if (sync) await stopSync(sync);
@@ -152,13 +200,72 @@ export async function startInProcess(rt: DirectorRuntime, plan: DirectorPlan): P
   };
 }
 
+/**
+ * Starts the embedded control side: restores the saved configuration or applies the
+ * file's seed rules, and keeps the director's VIPs and neighbours in step with every
+ * accepted change.
+ */
+async function startControl(
+  rt: DirectorRuntime,
+  plan: DirectorPlan,
+  engine: Engine,
+  director: Director,
+  sync: SyncManager,
+  clock: () => number,
+): Promise<ControlHandle> {
+  const c = plan.control!;
+  const control = await rt.startControl!({
+    engine,
+    socketPath: c.socket,
+    stateDir: c.stateDir,
+    metrics: c.metrics,
+    clock,
+    // The director's loop expires connections itself, between batches.
+    expireEveryMs: 0,
+    log: rt.log,
+    sync,
+    failover: { takeover: () => director.takeover(), release: () => director.release() },
+  });
+  try {
+    const ctl = control.controller;
+    const restored = ctl.generation > 0;
+    if (restored && plan.services.length) {
+      rt.log(
+        `wvs director: the saved configuration in ${c.stateDir} wins over the file's services`,
+      );
+    }
+    if (!restored) {
+      if (plan.timeouts) ctl.setTimeouts(...plan.timeouts);
+      if (c.seed) {
+        const r = await control.handleLine(
+          JSON.stringify({ op: "ipvsadm", argv: ["-R"], stdin: c.seed }),
+        );
+        const out = r.ok ? r.result as { stderr: string; status: number } : null;
+        if (!out || out.status !== 0) {
+          throw new Error(
+            `Cannot apply the file's services: ${r.ok ? out!.stderr.trim() : r.error.message}`,
+          );
+        }
+      }
+    }
+    director.adopt(adoptFromModel(ctl.model));
+    ctl.onChange(() => director.adopt(adoptFromModel(ctl.model)));
+    return control;
+  } catch (e) {
+    await control.close();
+    throw e;
+  }
+}
+
 /** Runs the director until a stop signal or the duration; returns the exit code. */
 export async function runDirector(rt: DirectorRuntime, o: RunOptions): Promise<number> {
   const log = rt.log;
-  let plan = await readPlan(rt, o.configFile, o.engine, o.io);
+  const reread = () => readPlan(rt, o.configFile, o.engine, o.io, o.control);
+  let plan = await reread();
   // One worker by default where workers exist: its blocking loop beats the event-loop one
-  // (bench/RESULTS.md); sync and failover live on the main thread.
-  const workers = o.workers ?? plan.workers ?? (rt.startWorkers && !plan.sync ? 1 : 0);
+  // (bench/RESULTS.md); sync, failover and the control socket live on the main thread.
+  const oneThread = plan.sync !== null || plan.control !== null;
+  const workers = o.workers ?? plan.workers ?? (rt.startWorkers && !oneThread ? 1 : 0);
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
     throw new Error(`Cannot start: workers must be 0..64 (${workers})`);
   }
@@ -167,6 +274,11 @@ export async function runDirector(rt: DirectorRuntime, o: RunOptions): Promise<n
   }
   if (workers > 0 && plan.sync) {
     throw new Error("Cannot start: connection sync runs with the one-thread director (workers: 0)");
+  }
+  if (workers > 0 && plan.control) {
+    throw new Error(
+      "Cannot start: the control socket runs with the one-thread director (workers: 0)",
+    );
   }
   const running = workers > 0
     ? await rt.startWorkers!(plan, workers, {
@@ -189,7 +301,15 @@ export async function runDirector(rt: DirectorRuntime, o: RunOptions): Promise<n
   const reload = () => {
     reloading = reloading.then(async () => {
       try {
-        const next = await readPlan(rt, o.configFile, o.engine, o.io);
+        const next = await reread();
+        if (plan.control) {
+          // wvsadm owns the services now; the file only seeded them.
+          const why = restartNeeded(plan, next);
+          return log(
+            `wvs director: reload: services are managed through ${plan.control.socket} ` +
+              `(wvsadm -R to load rules)${why ? `; ${why} changed, which needs a restart` : ""}`,
+          );
+        }
         const why = restartNeeded(plan, next);
         if (why) {
           log(`wvs director: reload: ${why} changed; that needs a restart (services applied)`);

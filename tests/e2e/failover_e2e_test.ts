@@ -1,13 +1,16 @@
 // Failover with connection sync, end to end in network namespaces: a client, a master and a
 // backup director (DR, AF_PACKET) and three real servers; long TCP transfers and a stream of
 // short connections through the master; the master is killed (SIGKILL) and the backup told
-// to take over (SIGUSR2: gratuitous ARP for the VIP). Every established transfer must go on
+// to take over (gratuitous ARP for the VIP). The master takes its sync daemon from its config
+// file; the backup is driven as an operator would, through its control socket: `wvsadm
+// --start-daemon backup` and `wvsadm --takeover`. Every established transfer must go on
 // with no reset and no lost or changed byte. Reports how many connections survived, the
 // outage, and the sync lag (from the directors' trace lines). Needs root, iproute2, python3;
 // skips loudly otherwise. WVS_FAILOVER_AUTH=1 runs it with authenticated sync.
 import assert from "node:assert/strict";
 import { haveCommand, Netns, netnsUnavailable, reapStaleNamespaces } from "./netns.ts";
 import { e2eEngine, PYTHON } from "./topology.ts";
+import { wvsadm } from "../../host/wvsadm.ts";
 import {
   buildFailover,
   jsonLines,
@@ -54,7 +57,12 @@ interface ShortResult {
   err: string | null;
 }
 
-function directorConfig(own: string, state: "master" | "backup", keyFile?: string) {
+function directorConfig(
+  own: string,
+  state: "master" | "backup",
+  keyFile?: string,
+  socket?: string,
+) {
   return {
     engine: e2eEngine(),
     batch: 64,
@@ -66,8 +74,10 @@ function directorConfig(own: string, state: "master" | "backup", keyFile?: strin
       sched: "rr",
       dests: RS.map((addr) => ({ addr, port: 80, fwd: "route" })),
     }],
+    ...(socket ? { control: { socket } } : {}),
     sync: {
-      daemons: [{ state, mcastIfn: "sync0", syncid: 9 }],
+      // With a control socket, wvsadm starts the daemon.
+      daemons: socket ? [] : [{ state, mcastIfn: "sync0", syncid: 9 }],
       standby: state === "backup",
       ...(keyFile ? { keyFile } : {}),
       ...(FLUSH_MS ? { flushMs: Number(FLUSH_MS) } : {}),
@@ -129,12 +139,20 @@ Deno.test({
       keyFile = `${dir}/key`;
       await Deno.writeFile(keyFile, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o600 });
     }
+    const socket = `${await net.tempDir("wvs-backup-")}/wvs.sock`;
+    const adm = async (...args: string[]) => {
+      const r = await wvsadm(args, () => Promise.resolve(""), socket);
+      assert.equal(r.status, 0, `wvsadm ${args.join(" ")}: ${r.stderr}`);
+      return r.stdout;
+    };
     const backup = await startDirectorIn(
       net,
       "lb2",
-      directorConfig(LB.lb2, "backup", keyFile),
+      directorConfig(LB.lb2, "backup", keyFile, socket),
       echo,
     );
+    await adm("--start-daemon", "backup", "--mcast-interface", "sync0", "--syncid", "9");
+    assert.match(await adm("-L", "--daemon"), /^backup sync daemon \(mcast=sync0, syncid=9/m);
     const master = await startDirectorIn(
       net,
       "lb1",
@@ -159,8 +177,7 @@ Deno.test({
     await master.proc.child.status;
     await new Promise((r) => setTimeout(r, DETECT_MS));
     const takeoverAt = Date.now();
-    backup.proc.child.kill("SIGUSR2");
-    await backup.proc.out.waitFor(/took over the VIPs/, 5_000);
+    await adm("--takeover");
 
     const ls = await long.child.status;
     const ss = await Promise.all(shortProcs.map((p) => p.child.status));
