@@ -1,7 +1,9 @@
 // The director's configuration file (JSON) and its translation into engine
-// specs. Runtime-agnostic. A stop-gap until the control plane (host/ctl, wvsadm)
-// drives a running daemon: services and dests use ipvsadm's words (rr/wrr/wlc,
-// masq/route/tunnel = -m/-g/-i, with route the default as in ipvsadm).
+// specs. Runtime-agnostic. Interfaces, engine sizes, sysctls and sync live here;
+// services and dests too, in ipvsadm's words (rr/wrr/wlc, masq/route/tunnel =
+// -m/-g/-i, with route the default as in ipvsadm), for directors without a
+// control socket. With `control`, wvsadm drives the full ipvsadm grammar (every
+// scheduler, persistence, thresholds) and the file's services only seed it.
 // Everything is validated before anything is applied; errors name the field.
 import {
   AF_INET,
@@ -87,9 +89,11 @@ export interface DirectorConfig {
    * How AF_PACKET ports receive: "ring" (a TPACKET_V2 ring mapped over the
    * engine's slots: no receive call, no copy by us; the engine then gets
    * `ringFrames` host slots; the default when every port is AF_PACKET) or
-   * "mmsg" (recvmmsg into the slots; the default with a TAP port).
+   * "mmsg" (recvmmsg into the slots; the default with a TAP port) or "xdp"
+   * (an AF_XDP socket per port whose UMEM is the engine's slots, host/io/af_xdp.ts;
+   * one data-plane thread, receive queue 0; the engine also gets `ringFrames`).
    */
-  io?: "mmsg" | "ring";
+  io?: "mmsg" | "ring" | "xdp";
   /** Host slots shared by the ports' rings (default 1024). */
   ringFrames?: number;
   /** Socket receive buffer per AF_PACKET port, bytes (default 4 MiB; SO_RCVBUFFORCE). */
@@ -171,7 +175,7 @@ export interface DirectorPlan {
   engine: "wasm" | "ts" | "passthrough";
   /** null: the runtime's default (run.ts: one worker on Deno, none on Node or with sync). */
   workers: number | null;
-  io: "mmsg" | "ring";
+  io: "mmsg" | "ring" | "xdp";
   /** Most frames taken per round (the config's batch). */
   round: number;
   rcvbuf: number;
@@ -387,9 +391,9 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
   }
   // The ring measured faster (bench/RESULTS.md, "End to end"); TAP ports need recvmmsg-style slots.
   const io = c.io ?? (ports.every((p) => p.backend === "af_packet") ? "ring" : "mmsg");
-  if (io !== "mmsg" && io !== "ring") fail("io", `unknown receive method ${io}`);
-  if (io === "ring" && ports.some((p) => p.backend !== "af_packet")) {
-    fail("io", "a ring needs every port on AF_PACKET");
+  if (io !== "mmsg" && io !== "ring" && io !== "xdp") fail("io", `unknown receive method ${io}`);
+  if (io !== "mmsg" && ports.some((p) => p.backend !== "af_packet")) {
+    fail("io", `io ${io} needs every port on a network interface (no TAP)`);
   }
   if (
     c.rcvbuf !== undefined &&
@@ -420,7 +424,7 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
         Math.max(c.control ? 16384 : 64, services.reduce((n, s) => n + s.dests.length, 0)),
         "maxDests",
       ),
-      batch: io === "ring" ? Math.max(batch, ringFrames) : batch,
+      batch: io === "mmsg" ? batch : Math.max(batch, ringFrames),
       seed: 0, // filled in by the caller from a random source
     },
     ports,
