@@ -130,9 +130,17 @@ export const R_BAD_L4_CSUM: u32 = 29;
 // Pass: an SCTP packet that matches no entry and does not start with an INIT chunk (with
 // sloppy_sctp 0): IPVS schedules SCTP on INIT only (sctp_conn_schedule).
 export const R_SCTP_NO_INIT: u32 = 30;
-export const R_COUNT: u32 = 31;
-// Pass reasons as a bit set over reason codes < 32 (R_NOT_IP .. R_FTP_DATA, R_ICMP_UNRELATED).
-export const REASON_PASS_MASK: u32 = (1 << R_NOT_IP) | (1 << R_NOT_VIP) | (1 << R_TCP_NO_SYN) | (1 << R_NOT_L4) | (1 << R_FTP_DATA) | (1 << R_ICMP_UNRELATED) | (1 << R_SCTP_NO_INIT);
+// Pass: an ICMP error quoting an IPIP / IPv6-in-IP packet that is not one of the director's
+// own tunnel packets on a live TUN entry (icmp_tunnel.ts), or whose client packet cannot be
+// read: as R_ICMP_UNRELATED, it goes to the local stack (IPVS returns NF_ACCEPT).
+export const R_ICMP_TUN_UNRELATED: u32 = 31;
+// An ICMP error about one of the director's own tunnel packets (spec §4.7): consumed, never
+// forwarded; the message to the client it may cause is an extra TX (icmp_tunnel.ts).
+export const R_ICMP_TUNNEL: u32 = 32;
+export const R_COUNT: u32 = 33;
+// Pass reasons as a bit set over reason codes < 32 (R_NOT_IP .. R_FTP_DATA, R_ICMP_UNRELATED,
+// R_SCTP_NO_INIT, R_ICMP_TUN_UNRELATED); no pass reason may be 32 or more.
+export const REASON_PASS_MASK: u32 = (1 << R_NOT_IP) | (1 << R_NOT_VIP) | (1 << R_TCP_NO_SYN) | (1 << R_NOT_L4) | (1 << R_FTP_DATA) | (1 << R_ICMP_UNRELATED) | (1 << R_SCTP_NO_INIT) | (1 << R_ICMP_TUN_UNRELATED);
 
 // ---- Global counters (u64 each, at L_COUNTERS) -------------------------------
 export const C_RX: u32 = 0;
@@ -155,7 +163,10 @@ export const C_OUT_BYTES: u32 = 12;
 export const C_ICMP_SENT: u32 = 13;
 export const C_ICMP_SUPPRESSED: u32 = 14;
 export const C_CONN_DROPPED: u32 = 15;
-export const C_REASON_BASE: u32 = 16;
+// Tunnel errors (icmp_tunnel.ts): fragmentation needed / packet too big about our own tunnel
+// packets that lowered or refreshed a dest's path MTU (pmtu.ts pmtuLearn).
+export const C_PMTU_LEARNED: u32 = 16;
+export const C_REASON_BASE: u32 = 17;
 export const C_COUNT: u32 = C_REASON_BASE + R_COUNT;
 
 // ---- Per-service and per-dest stats (u64 each, STATS_WORDS per object) ------
@@ -415,10 +426,13 @@ export const CONN6_SIZE: u32 = 48;
 // creates or updates the entry (spec §7.6). Record, SYNC_REC_SIZE bytes; ports and
 // addresses in network order (IPv4 in the first 4 address bytes), the rest LE:
 //  0 af u8 | 1 proto u8 | 2 state u16 | 4 flags u32 | 8 cport | 10 vport | 12 dport
-// 14 pad | 16 fwmark u32 | 20 timeout (s) u32 | 24 caddr | 40 vaddr | 56 daddr
+// 14 options u8 (SR_OPT_*) | 15 pad | 16 fwmark u32 | 20 timeout (s) u32 | 24 caddr
+// 40 vaddr | 56 daddr | 72 in_seq {init_seq, delta, previous_delta} u32 × 3 | 84 out_seq
+// The seq words are the FTP helper's adjustment (app.ts), valid with SR_OPT_SEQ (the v1
+// option 1, spec §7.3); the record fits the CTL mailbox.
 export const L_SYNC_RING: u32 = 24;
 export const L_SYNC_CAP: u32 = 25;
-export const SYNC_REC_SIZE: u32 = 72;
+export const SYNC_REC_SIZE: u32 = 96;
 export const SR_AF: u32 = 0;
 export const SR_PROTO: u32 = 1;
 export const SR_STATE: u32 = 2;
@@ -431,6 +445,10 @@ export const SR_TIMEOUT: u32 = 20;
 export const SR_CADDR: u32 = 24;
 export const SR_VADDR: u32 = 40;
 export const SR_DADDR: u32 = 56;
+export const SR_OPTS: u32 = 14;
+export const SR_IN_SEQ: u32 = 72;
+export const SR_OUT_SEQ: u32 = 84;
+export const SR_OPT_SEQ: u32 = 1;
 // Ring records per RX frame: the entry and up to three controllers (so it never fills).
 export const SYNC_RING_PER_FRAME: u32 = 4;
 // Flags a backup takes from a message, and the ones it updates on an existing entry.

@@ -211,6 +211,31 @@ export function appSeqUpdate(r: usize, e: usize, out: bool, seq: u32, diff: i32)
   }
 }
 
+/** Bytes of one entry's adjustment as sync carries it: in, then out {init, delta, previous}. */
+export const APP_SEQ_BYTES: u32 = 24;
+
+/**
+ * Copies entry `slot`'s sequence adjustment (AR_IN then AR_OUT, which the record keeps
+ * side by side) to `dst`, or zeros when it has no helper record: the sync master's option 1.
+ */
+export function appSeqRead(slot: u32, dst: usize): void {
+  const r = appFind(slot);
+  if (r == 0) memory.fill(dst, 0, APP_SEQ_BYTES);
+  else memory.copy(dst, r + AR_IN, APP_SEQ_BYTES);
+}
+
+/**
+ * The sync backup's copy of option 1 (ip_vs_proc_conn: cp->in_seq, cp->out_seq): sets entry
+ * `slot`'s adjustment from `src`. Only helper connections read it (appFixSeq), so other
+ * entries keep none; a full record table loses it (as a master's would its mode).
+ */
+export function appSeqWrite(slot: u32, src: usize): void {
+  if (!appConn(connAt(slot))) return;
+  let r = appFind(slot);
+  if (r == 0) r = appAlloc(slot);
+  if (r != 0) memory.copy(r + AR_IN, src, APP_SEQ_BYTES);
+}
+
 // ---- Related connections -----------------------------------------------------------------
 
 /**

@@ -95,6 +95,7 @@ export function connReset(): void {
   Eng.connFree = 0;
   Eng.conn6Free = Mem.maxConns6 > 0 ? 0 : NIL;
   Eng.connTop = Mem.maxConns;
+  Eng.expireCursor = 0;
   Eng.conn6Top = Mem.maxConns6;
 }
 
@@ -474,36 +475,60 @@ export function connSetCport(slot: u32, cportW: u32): void {
   link(entryBucket(e), slot);
 }
 
-/** Frees every used entry that has expired, in slot order; returns the count. */
-export function connExpireAll(): u32 {
+/**
+ * Frees the expired entries among `budget` slots from the expiry cursor, in slot order
+ * (wrapping past the last slot to 0), and moves the cursor past them; budget 0, or one
+ * over maxConns, examines the whole table (from slot 0 while no budgeted call moved the
+ * cursor, as the once-a-second sweep always did). Returns the count freed.
+ *
+ * Why a window (issue 5): a whole sweep costs ~5 ms at 1e6 slots, a stall of the frame
+ * loop; the director sweeps a slice every few ms instead, a lap of the table a second.
+ * The reference engine (host/engine/reference/conn.ts expire) frees the same slots in the
+ * same order, as the free stack makes slot numbers observable.
+ */
+export function connExpire(budget: u32): u32 {
+  const max = Mem.maxConns;
+  if (max == 0) return 0;
+  const span = budget == 0 || budget > max ? max : budget;
+  const start = Eng.expireCursor;
+  // start < max and span <= max < 2^26 (the slab fits in 4 GiB): no u32 overflow.
+  const next = start + span;
+  Eng.expireCursor = next >= max ? next - max : next;
   let n: u32 = 0;
   let deferred: u32 = 0;
-  // Pass 1: entries that control nothing. Pass 2: the controllers met with n_control > 0
-  // (templates): the first pass may have freed their last connection, as the kernel's
-  // per-entry timers would have (a connection's timer fires before its template's).
-  for (let slot: u32 = 0; slot < Mem.maxConns; slot++) {
+  // Pass 1: entries that control nothing. Pass 2: the window's controllers met with
+  // n_control > 0 (templates): pass 1 may have freed their last connection, as the
+  // kernel's per-entry timers would have (a connection's timer fires before its
+  // template's). Pass 2 sees this window only, so a template whose expired connection
+  // sits in a later window of the same lap is retried (60 s) rather than freed, like a
+  // kernel template whose timer fired first: within a lap, slot order stands for time.
+  let slot = start;
+  for (let i: u32 = 0; i < span; i++) {
     const e = connAt(slot);
     if (load<u8>(e, CN_USED) != 0 && connExpired(e)) {
       if (load<u16>(e, CN_N_CONTROL) != 0) {
         deferred++;
-        continue;
+      } else {
+        connFree(slot);
+        n++;
       }
-      connFree(slot);
-      n++;
     }
+    if (++slot == max) slot = 0;
   }
-  for (let slot: u32 = 0; deferred > 0 && slot < Mem.maxConns; slot++) {
+  slot = start;
+  for (let i: u32 = 0; deferred > 0 && i < span; i++) {
     const e = connAt(slot);
     if (load<u8>(e, CN_USED) != 0 && connExpired(e)) {
       deferred--;
       // A controller is kept while it controls entries, and retried later.
       if (load<u16>(e, CN_N_CONTROL) != 0) {
         tplRetry(e);
-        continue;
+      } else {
+        connFree(slot);
+        n++;
       }
-      connFree(slot);
-      n++;
     }
+    if (++slot == max) slot = 0;
   }
   return n;
 }

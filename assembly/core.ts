@@ -75,7 +75,7 @@ import {
   NIL,
   connAt,
   connCreate,
-  connExpireAll,
+  connExpire,
   connExpired,
   connFree,
   connHint,
@@ -542,11 +542,14 @@ export function processBatch(n: u32, now: f64): u32 {
   return Eng.nTx;
 }
 
-/** Frees idle connections (slot order) at `now` microseconds; returns how many. */
-export function expire(now: f64): u32 {
+/**
+ * Frees idle connections at `now` microseconds among `budget` slots from the expiry
+ * cursor (0: the whole table; conn.ts connExpire); returns how many.
+ */
+export function expire(now: f64, budget: u32): u32 {
   if (!Mem.ready) return 0;
   Eng.nowMs = toMs(now);
-  const n = connExpireAll();
+  const n = connExpire(budget);
   svcTickAll();
   return n;
 }

@@ -55,7 +55,7 @@ import { equal16 } from "./wire/bytes";
 // 28 active  32 inactive  36 persistent  40 refcnt (bound conns)  44 svc
 // 48 next  52 prev  56 last weight (the latest non-zero weight; ip_vs_mh.c uses it)
 // 60 list position (scheduler index)
-// 64 addr (16; IPv4 in the first 4 bytes)
+// 64 addr (16; IPv4 in the first 4 bytes)  80 learned path MTU (0: none)  84 when (ms)
 export const DEST_SIZE: u32 = 128;
 export const DS_AF: u32 = 0;
 export const DS_FWD: u32 = 1;
@@ -79,6 +79,9 @@ export const DS_LAST_WEIGHT: u32 = 56;
 /** The dest's list position while its service has a scheduler index (sched/index.ts). */
 export const DS_POS: u32 = 60;
 export const DS_ADDR: u32 = 64;
+/** Path MTU toward the dest learned from tunnel errors, and when (pmtu.ts pmtuLearn). */
+export const DS_PMTU: u32 = 80;
+export const DS_PMTU_AT: u32 = 84;
 
 export const DEST_FREE: u32 = 0;
 export const DEST_LIVE: u32 = 1;

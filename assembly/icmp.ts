@@ -6,7 +6,8 @@
 // goes, with the entry's forwarding method; for NAT the outer address, the quoted address
 // and port and every checksum are rewritten. Counted as a packet of that direction; no
 // state change, no timer refresh, no in_pkts (IPVS's __ip_vs_conn_put). Errors about
-// anything else, or whose quote cannot be read, are passed (icmp_unrelated).
+// anything else, or whose quote cannot be read, are passed (icmp_unrelated). An error whose
+// quote is one of our IPIP / IPv6-in-IP packets goes to icmp_tunnel.ts instead.
 import {
   AF_INET,
   CN_DADDR,
@@ -17,6 +18,8 @@ import {
   CN_VADDR,
   CN_VPORT,
   IPPROTO_ICMPV6,
+  IPPROTO_IPIP,
+  IPPROTO_IPV6,
   IPPROTO_TCP,
   IPPROTO_UDP,
   IP_VS_DEST_F_AVAILABLE,
@@ -30,6 +33,7 @@ import {
 import { C6_DADDR, C6_VADDR, NIL, conn6At, connAt } from "./conn";
 import { DS_FLAGS, destAt } from "./dest";
 import { PK_ICMP, liveIn, liveOut } from "./edge";
+import { icmpTunnel } from "./icmp_tunnel";
 import { Pkt } from "./state";
 import { statsPacket } from "./stats";
 import { xmit } from "./xmit";
@@ -67,12 +71,11 @@ const PORTS_LEN: u32 = 4;
 }
 
 /**
- * Reads the packet quoted by the ICMP error at Pkt.l4 into Pkt.inner*: its IP header, a TCP
- * or UDP header with at least the ports, not a non-first fragment. False when it cannot.
+ * Reads the IP header quoted at `ip` (IPv4 if `v4`), with `end` the end of the ICMP payload,
+ * into Pkt.inner*: the header, where its payload starts, its protocol (IPv6 extension headers
+ * walked). False when it cannot be read or is a non-first fragment (no transport header).
  */
-function parseQuoted(v4: bool): bool {
-  const ip = Pkt.l4 + ICMP_HEADER_LEN;
-  const end = Pkt.l4 + Pkt.l4len;
+export function parseQuoted(ip: usize, end: usize, v4: bool): bool {
   const avail = <u32>(end - ip);
   let off: u32;
   let proto: u32;
@@ -100,8 +103,6 @@ function parseQuoted(v4: bool): bool {
       off += hl;
     }
   }
-  if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) return false;
-  if (off + PORTS_LEN > avail) return false;
   Pkt.innerIp = ip;
   Pkt.innerL4 = ip + off;
   Pkt.innerEnd = end;
@@ -109,8 +110,15 @@ function parseQuoted(v4: bool): bool {
   return true;
 }
 
+/** The quote read by parseQuoted is TCP or UDP with at least its two ports. */
+export function quotedPorts(): bool {
+  const proto = Pkt.innerProto;
+  if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) return false;
+  return Pkt.innerL4 + PORTS_LEN <= Pkt.innerEnd;
+}
+
 /** The ICMP (IPv4) or ICMPv6 checksum of the current packet's message, folded (0xFFFF: good). */
-@inline function icmpSum(v4: bool): u32 {
+@inline export function icmpSum(v4: bool): u32 {
   return csumFold(icmpSumRaw(v4));
 }
 
@@ -120,7 +128,12 @@ export function icmpRelay(): u32 {
   if (Pkt.l4len < ICMP_HEADER_LEN) return outcome(V_DROP, R_TRUNC_L4);
   const type = icmpType(Pkt.l4);
   if (v4 ? !icmpIsRelayedError(type) : !icmp6IsError(type)) return outcome(V_PASS, R_NOT_L4);
-  if (!parseQuoted(v4)) return outcome(V_PASS, R_ICMP_UNRELATED);
+  const end = Pkt.l4 + Pkt.l4len;
+  if (!parseQuoted(Pkt.l4 + ICMP_HEADER_LEN, end, v4)) return outcome(V_PASS, R_ICMP_UNRELATED);
+  // An error about one of our own tunnel packets (spec §4.7, last bullet): icmp_tunnel.ts.
+  const quoted = Pkt.innerProto;
+  if (quoted == IPPROTO_IPIP || quoted == IPPROTO_IPV6) return icmpTunnel(v4);
+  if (!quotedPorts()) return outcome(V_PASS, R_ICMP_UNRELATED);
   // The quoted packet went the other way: its destination is our key's source.
   const ip = Pkt.innerIp;
   const l4 = Pkt.innerL4;

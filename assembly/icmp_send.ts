@@ -1,7 +1,8 @@
 // ICMP and ICMPv6 errors the engine generates (ip_vs_core.c ip_vs_leave, ip_vs_xmit.c
 // decrement_ttl and ensure_mtu_is_adequate, which call icmp_send / icmpv6_send): port
 // unreachable when no real server is available, time exceeded when the TTL runs out,
-// fragmentation needed / packet too big with the MTU that did not fit. The error is built
+// fragmentation needed / packet too big with the MTU that did not fit, and the errors about
+// the client packet inside a tunnel error (icmp_tunnel.ts, icmpSendAbout). The error is built
 // in the engine-owned frame slot of the RX frame (batch + rx) and sent as an extra TX
 // descriptor; the frame itself is dropped with its reason as before.
 // Rules (Linux icmp_send): never about an ICMP error or a non-first fragment, never to a
@@ -39,7 +40,7 @@ import { Edge, Eng, Mem, Pkt } from "./state";
 import { count } from "./stats";
 import { copy16, copyMac, store16be, swap16 } from "./wire/bytes";
 import { csumFinish, csumIp4Header, csumPartial } from "./wire/checksum";
-import { ETH_DST, ETH_SRC } from "./wire/ethernet";
+import { ETH_DST, ETH_P_IPV6_WIRE, ETH_P_IP_WIRE, ETH_SRC } from "./wire/ethernet";
 import {
   ICMP6_ERROR_MAX,
   ICMPV6_DEST_UNREACH,
@@ -109,19 +110,30 @@ function tokenTake(): bool {
 function icmpSend(out: bool, type: u32, code: u32, info: u32): void {
   // Never an error about an error, nor about a fragment other than the first (RFC 1122).
   if (Pkt.kind == PK_ICMP || Pkt.frag == FRAG_LATER) return;
-  const v4 = Pkt.af == AF_INET;
-  if (!unicastHost(v4, Pkt.saddr) || !unicastHost(v4, Pkt.daddr)) {
+  icmpEmit(Pkt.af, Pkt.ip, Pkt.iplen, out, type, code, info);
+}
+
+/**
+ * Builds and queues an error of family `af` about the packet whose IP header is at `ip`, of
+ * which `len` bytes may be quoted, to its source. The RX frame's L2 header is the model; its
+ * EtherType follows `af` (a tunnel error may be about a packet of the other family).
+ */
+function icmpEmit(af: u32, ip0: usize, len: u32, out: bool, type: u32, code: u32, info: u32): void {
+  const v4 = af == AF_INET;
+  const saddr = ip0 + (v4 ? IP4_SRC : IP6_SRC);
+  const daddr = ip0 + (v4 ? IP4_DST : IP6_DST);
+  if (!unicastHost(v4, saddr) || !unicastHost(v4, daddr)) {
     count(C_ICMP_SUPPRESSED);
     return;
   }
-  const nb = neighLookup(Pkt.af, Pkt.saddr);
+  const nb = neighLookup(af, saddr);
   if (nb == 0) {
     count(C_ICMP_SUPPRESSED);
     return;
   }
   const port: u32 = load<u16>(nb, NB_PORT);
   const pt = portAt(port);
-  let src = Pkt.daddr;
+  let src = daddr;
   if (out) {
     if ((<u32>load<u8>(pt, PT_HAS) & (v4 ? PORT_F_ADDR4 : PORT_F_ADDR6)) == 0) {
       count(C_ICMP_SUPPRESSED);
@@ -138,12 +150,13 @@ function icmpSend(out: bool, type: u32, code: u32, info: u32): void {
   const l3 = Pkt.l3;
   // The request's L2 header shape (an 802.1Q tag stays), addressed back to the sender.
   memory.copy(g, Pkt.frame, l3);
+  store<u16>(g + l3 - 2, <u16>(v4 ? ETH_P_IP_WIRE : ETH_P_IPV6_WIRE));
   copyMac(g + ETH_DST, nb + NB_MAC);
   copyMac(g + ETH_SRC, pt + PT_MAC);
   const ip = g + l3;
   const hlen = v4 ? IP4_HEADER_LEN : IP6_HEADER_LEN;
   const most = v4 ? ICMP_ERROR_MAX : ICMP6_ERROR_MAX;
-  let quote = Pkt.iplen;
+  let quote = len;
   if (hlen + ICMP_HEADER_LEN + quote > most) quote = most - hlen - ICMP_HEADER_LEN;
   const mlen = ICMP_HEADER_LEN + quote;
   const m = ip + hlen;
@@ -152,7 +165,7 @@ function icmpSend(out: bool, type: u32, code: u32, info: u32): void {
   store<u16>(m, 0, ICMP_CSUM);
   store16be(m + ICMP_REST, info >> 16);
   store16be(m + ICMP_REST + 2, info & 0xffff);
-  memory.copy(m + ICMP_HEADER_LEN, Pkt.ip, quote);
+  memory.copy(m + ICMP_HEADER_LEN, ip0, quote);
   if (v4) {
     store<u8>(ip, 0x45);
     store<u8>(ip, <u8>ICMP_TOS, 1);
@@ -163,7 +176,7 @@ function icmpSend(out: bool, type: u32, code: u32, info: u32): void {
     store<u8>(ip, <u8>ICMP_TTL, 8);
     store<u8>(ip, <u8>IPPROTO_ICMP, 9);
     store<u32>(ip + IP4_SRC, load<u32>(src));
-    store<u32>(ip + IP4_DST, load<u32>(Pkt.saddr));
+    store<u32>(ip + IP4_DST, load<u32>(saddr));
     csumIp4Header(ip, IP4_HEADER_LEN);
     store<u16>(m, <u16>csumFinish(csumPartial(m, mlen, 0)), ICMP_CSUM);
   } else {
@@ -172,7 +185,7 @@ function icmpSend(out: bool, type: u32, code: u32, info: u32): void {
     store<u8>(ip, <u8>IPPROTO_ICMPV6, 6);
     store<u8>(ip, <u8>ICMP_TTL, 7);
     copy16(ip + IP6_SRC, src);
-    copy16(ip + IP6_DST, Pkt.saddr);
+    copy16(ip + IP6_DST, saddr);
     // Pseudo header: addresses, the 32-bit length and next header (wire-order words).
     let s = csumPartial(ip + IP6_SRC, 32, 0);
     s += <u64>swap16(mlen) + <u64>(IPPROTO_ICMPV6 << 8);
@@ -187,6 +200,15 @@ function icmpSend(out: bool, type: u32, code: u32, info: u32): void {
   store<u32>(t, Pkt.rx, TXD_RX);
   Eng.nTx++;
   count(C_ICMP_SENT);
+}
+
+/**
+ * An error about the client packet a tunnel error quotes (icmp_tunnel.ts): family `af`, IP
+ * header at `ip`, `len` bytes quoted; from the packet's destination (the VIP) to its source.
+ * The caller has checked that the packet is TCP or UDP and not a later fragment.
+ */
+export function icmpSendAbout(af: u32, ip: usize, len: u32, type: u32, code: u32, info: u32): void {
+  icmpEmit(af, ip, len, false, type, code, info);
 }
 
 /** No real server (ip_vs_leave): port unreachable to the client; DROP no_dest. */

@@ -110,7 +110,7 @@ export function tplUnlink(slot: u32): void {
 }
 
 /** The newest template with this key, or NIL. Addresses: 4 or 16 bytes. */
-function tplFind(af: u32, proto: u32, caddr: usize, vaddr: usize, vport: u32): u32 {
+export function tplFind(af: u32, proto: u32, caddr: usize, vaddr: usize, vport: u32): u32 {
   let t = load<u32>(bucketOf(af, proto, caddr, vaddr, vport));
   while (t != NIL) {
     const e = connAt(t);
@@ -164,23 +164,34 @@ function tplInvalidate(slot: u32): void {
   tplLink(slot);
 }
 
-/** A template entry for `dest` with the key in Mem.tplKey (snet, vaddr); NIL if full. */
-function tplCreate(svc: u32, dest: u32, proto: u32, vport: u32, dportW: u32): u32 {
-  const af = Pkt.af;
+/**
+ * A template entry for `dest` keyed (af, proto, caddr, 0, vaddr, vportW), bound and
+ * linked (ip_vs_conn_new with TEMPLATE): the scheduler's and the sync backup's. `flags`
+ * are added to TEMPLATE and the dest's (connFill). NIL if the table is full.
+ */
+export function tplAdd(
+  svc: u32, dest: u32, af: u32, proto: u32, caddr: usize, vaddr: usize, vportW: u32,
+  dportW: u32, state: u32, flags: u32, timeoutMs: u32,
+): u32 {
   const v4 = af == AF_INET;
   const slot = connAlloc(v4);
   if (slot == NIL) return NIL;
   const e = connAt(slot);
-  const timeout = min<u32>(load<u32>(svcAt(svc), SV_TIMEOUT), MAX_TIMEOUT) * 1000;
-  // The key at Mem.tplKey is (client network, 16 bytes; vaddr, 16 bytes).
-  const key = Mem.tplKey;
-  connFill(e, af, key, key + 16, dest, 0, vport, dportW, proto, IP_VS_CTPL_S_NONE, IP_VS_CONN_F_TEMPLATE, timeout, svc);
+  connFill(e, af, caddr, vaddr, dest, 0, vportW, dportW, proto, state, IP_VS_CONN_F_TEMPLATE | flags, timeoutMs, svc);
   destBindTemplate(dest);
   count(C_CONN_NEW);
   count(C_CONNS);
   if (!v4) count(C_CONNS6);
   tplLink(slot);
   return slot;
+}
+
+/** A template entry for `dest` with the key in Mem.tplKey (snet, vaddr); NIL if full. */
+function tplCreate(svc: u32, dest: u32, proto: u32, vport: u32, dportW: u32): u32 {
+  const timeout = min<u32>(load<u32>(svcAt(svc), SV_TIMEOUT), MAX_TIMEOUT) * 1000;
+  // The key at Mem.tplKey is (client network, 16 bytes; vaddr, 16 bytes).
+  const key = Mem.tplKey;
+  return tplAdd(svc, dest, Pkt.af, proto, key, key + 16, vport, dportW, IP_VS_CTPL_S_NONE, 0, timeout);
 }
 
 /** Writes the client network (caddr & netmask, or the IPv6 prefix) at Mem.tplKey. */
@@ -200,14 +211,11 @@ function clientNet(s: usize): void {
 }
 
 /**
- * Steps 9-10 for a persistent service: the dest of a usable template for the client's
- * network, or a freshly scheduled one with a new template. Sets Pkt.tpl; on failure
- * returns NO_DEST with Pkt.err (R_NO_DEST, R_CONN_FULL).
+ * Writes the template key of the packet in Pkt for service `svc` at Mem.tplKey (client
+ * network, vaddr) and returns (protocol << 16) | vport (wire order).
  */
-export function persistSchedule(svc: u32): u32 {
-  Pkt.tpl = NIL;
+function tplKeyOf(svc: u32): u32 {
   const s = svcAt(svc);
-  const af = Pkt.af;
   const key = Mem.tplKey;
   clientNet(s);
   // The template key (spec §2.4): the service port for ordinary services; vport 0 for
@@ -220,12 +228,42 @@ export function persistSchedule(svc: u32): u32 {
   let vport: u32 = 0;
   memory.fill(key + 16, 0, 16);
   if (atPort || fwmark == 0) {
-    memory.copy(key + 16, Pkt.daddr, af == AF_INET ? 4 : 16);
+    memory.copy(key + 16, Pkt.daddr, Pkt.af == AF_INET ? 4 : 16);
     if (atPort && svcPort != FTP_WIRE) vport = svcPort;
   } else {
     proto = IPPROTO_IP;
     store<u32>(key + 16, bswap<u32>(fwmark));
   }
+  return (proto << 16) | vport;
+}
+
+/**
+ * The live template a new connection of the packet in Pkt to persistent service `svc`
+ * would go through, without scheduling or touching it (the sync backup links its
+ * connections to it); NIL if none or expired.
+ */
+export function persistLookup(svc: u32): u32 {
+  const pv = tplKeyOf(svc);
+  const key = Mem.tplKey;
+  const t = tplFind(Pkt.af, pv >> 16, key, key + 16, pv & 0xffff);
+  return t != NIL && !connExpired(connAt(t)) ? t : NIL;
+}
+
+/**
+ * Steps 9-10 for a persistent service: the dest of a usable template for the client's
+ * network, or a freshly scheduled one with a new template. Sets Pkt.tpl; on failure
+ * returns NO_DEST with Pkt.err (R_NO_DEST, R_CONN_FULL).
+ */
+export function persistSchedule(svc: u32): u32 {
+  Pkt.tpl = NIL;
+  const s = svcAt(svc);
+  const af = Pkt.af;
+  const key = Mem.tplKey;
+  const pv = tplKeyOf(svc);
+  const proto = pv >> 16;
+  const vport = pv & 0xffff;
+  const svcPort: u32 = load<u16>(s, SV_PORT);
+  const atPort = Pkt.dport == svcPort;
   let t = tplFind(af, proto, key, key + 16, vport);
   if (t != NIL && connExpired(connAt(t))) {
     if (load<u16>(connAt(t), CN_N_CONTROL) == 0) {
@@ -261,11 +299,15 @@ export function persistSchedule(svc: u32): u32 {
 
 /** ip_vs_control_add + ip_vs_conn_put(template): entry `slot` is controlled by Pkt.tpl. */
 export function persistAttach(slot: u32): void {
-  const t = Pkt.tpl;
+  tplControl(slot, Pkt.tpl);
+  tplTouch(Pkt.tpl);
+}
+
+/** ip_vs_control_add: entry `slot` is controlled by template `t` (it keeps `t` alive). */
+export function tplControl(slot: u32, t: u32): void {
   store<u32>(connAt(slot), t, CN_CONTROL);
   const c = connAt(t);
   store<u16>(c, load<u16>(c, CN_N_CONTROL) + 1, CN_N_CONTROL);
-  tplTouch(t);
 }
 
 /**

@@ -7,8 +7,12 @@
 // goes to the frame's engine-owned slot (batch + rx) as a second TX descriptor. Only an
 // IPv4 header without options is fragmented: the outer header of an IPv4 tunnel, or the
 // packet's own. Everything here is decided before xmit writes a byte.
+// The learned path MTU toward a tunnel dest (pmtuLearn, pmtuRoute) lowers the port MTU for
+// TUN: it comes from fragmentation needed / packet too big about our own tunnel packets
+// (icmp_tunnel.ts), as ipv4_update_pmtu / ip6_update_pmtu keep it on the route to the RS.
 import {
   AF_INET,
+  C_PMTU_LEARNED,
   HEADROOM,
   R_MTU_EXCEEDED,
   R_NONE,
@@ -24,18 +28,65 @@ import {
   V_TX,
 } from "./abi";
 import { sysctl } from "./ctl";
+import { DS_PMTU, DS_PMTU_AT, destAt } from "./dest";
 import { PK_ICMP } from "./edge";
 import { icmpTooBig } from "./icmp_send";
 import { Eng, Mem, Pkt } from "./state";
+import { count } from "./stats";
 import { load16be, store16be } from "./wire/bytes";
 import { csumIp4Header } from "./wire/checksum";
 import { IP4_HEADER_LEN, ip4Df, ip4HeaderLen, ip4TotalLen } from "./wire/ipv4";
+import { IP6_HEADER_LEN } from "./wire/ipv6";
 
 /** Smallest MTU an IPv4 / IPv6 path may have (RFC 791 §3.2 "68 octets", RFC 8200 §5). */
 const IP4_MIN_MTU: u32 = 68;
 const IP6_MIN_MTU: u32 = 1280;
 const IP4_MF: u32 = 0x2000;
 const IP4_OFFSET_MASK: u32 = 0x1fff;
+
+/**
+ * How long a learned path MTU lasts (ms): Linux's ip_rt_mtu_expires, 10 minutes. It is
+ * measured as unsigned elapsed engine time since it was learned or confirmed, so an entry
+ * nobody reads for 2^32 ms (49.7 days) could look fresh for another 10 minutes; every read
+ * of an expired entry clears it, which keeps that to dests that saw no tunnel packet at all.
+ */
+export const PMTU_EXPIRE_MS: u32 = 600000;
+/** Linux's min_pmtu default (512 + 20 + 20): no IPv4 path is believed to be smaller. */
+const PMTU_MIN4: u32 = 552;
+
+/** The MTU toward dest `dest` through a port of MTU `mtu`: lowered by a live learned PMTU. */
+export function pmtuRoute(dest: u32, mtu: u32): u32 {
+  const d = destAt(dest);
+  const learned = load<u32>(d, DS_PMTU);
+  if (learned == 0) return mtu;
+  if (Eng.nowMs - load<u32>(d, DS_PMTU_AT) >= PMTU_EXPIRE_MS) {
+    store<u32>(d, 0, DS_PMTU); // expired: forgotten
+    return mtu;
+  }
+  return min<u32>(learned, mtu);
+}
+
+/**
+ * Learns `reported` as the path MTU toward dest `dest` (port MTU `mtu`, outer header of
+ * family `outerV4`, client packets of family `innerV4`): only ever lowers it (an equal
+ * report renews it), as __ip_rt_update_pmtu ignores a larger MTU; the clock starts again.
+ * Counted as C_PMTU_LEARNED. Lower reports count as the floor: the outer family's smallest
+ * path (552 as Linux's min_pmtu, against forged tiny MTUs; 1280), and never less than the
+ * tunnel needs to carry a smallest client path (outer + 68 / 1280): mtuCheck refuses every
+ * packet below that, and one forged error would stop all traffic to the dest. (Linux has
+ * no such floor: an IPv6-in-IPv6 path below 1320 stops it.)
+ */
+export function pmtuLearn(dest: u32, reported: u32, mtu: u32, outerV4: bool, innerV4: bool): void {
+  const outer = outerV4 ? IP4_HEADER_LEN : IP6_HEADER_LEN;
+  const carry = outer + (innerV4 ? IP4_MIN_MTU : IP6_MIN_MTU);
+  const floor = max<u32>(outerV4 ? PMTU_MIN4 : IP6_MIN_MTU, carry);
+  const m = max<u32>(reported, floor);
+  if (m > pmtuRoute(dest, mtu)) return;
+  const d = destAt(dest);
+  store<u32>(d, m, DS_PMTU);
+  store<u32>(d, Eng.nowMs, DS_PMTU_AT);
+  count(C_PMTU_LEARNED);
+}
 
 /** A held fragment being sent (frag.ts): its frame's engine slot is taken, so no fragmenting. */
 @inline function held(): bool {

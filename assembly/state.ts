@@ -85,6 +85,8 @@ export class Eng {
    * block lists' lengths, kept for the defense). */
   static connTop: u32 = 0;
   static conn6Top: u32 = 0;
+  /** The next slot a budgeted expire() examines (conn.ts connExpire); < maxConns. */
+  static expireCursor: u32 = 0;
   static svcTop: u32 = 0;
   static destTop: u32 = 0;
   static neighCount: u32 = 0;

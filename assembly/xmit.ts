@@ -53,7 +53,7 @@ import {
 } from "./neigh";
 import { natEdge } from "./edge";
 import { icmpTimeExceeded } from "./icmp_send";
-import { ip4FragmentOut, mtuCheck } from "./pmtu";
+import { ip4FragmentOut, mtuCheck, pmtuRoute } from "./pmtu";
 import { Eng, Mem, Pkt } from "./state";
 import { copy16, copyMac, store16be } from "./wire/bytes";
 import {
@@ -186,10 +186,12 @@ export function xmit(e: usize, out: bool): u32 {
   if (nb == 0) return outcome(V_DROP, R_NO_NEIGH);
   const port: u32 = load<u16>(nb, NB_PORT);
   const pt = portAt(port);
-  const mtu = <i64>load<u32>(pt, PT_MTU);
+  const tun = !out && fwd == IP_VS_CONN_F_TUNNEL;
+  // TUN: the path MTU learned from errors about our tunnel packets, if lower (pmtu.ts).
+  const portMtu = load<u32>(pt, PT_MTU);
+  const mtu = <i64>(tun ? pmtuRoute(destIndex, portMtu) : portMtu);
   const iplen = Pkt.iplen;
 
-  const tun = !out && fwd == IP_VS_CONN_F_TUNNEL;
   const outerV4 = hopAf == AF_INET;
   let outer: u32 = 0;
   if (tun) outer = outerV4 ? IP4_HEADER_LEN : IP6_HEADER_LEN;

@@ -58,6 +58,31 @@ function group(name: string, ios: BenchIo[], data: Packed, now = () => NOW, befo
   Deno.bench({ name: "frame copy only", group: name, fn: () => ios[0].copyOnly(data) });
 }
 
+/**
+ * Expiry with 1e6 connections live in a 2^20-slot table, none due: the whole-table sweep the
+ * director ran once a second, against the windows it runs since issue 5, a lap a second:
+ * ceil(2^20 × P / 1000) slots every P ms (P = 10: a Worker's tick; 2: director.ts's period).
+ */
+function expireGroup(ios: BenchIo[], maxConns: number) {
+  const group = `expire, 1,000,000 conns in ${maxConns.toLocaleString("en")} slots`;
+  ENGINES.forEach((m, k) => {
+    const e = ios[k].engine;
+    Deno.bench({
+      name: `expire ${m.name}, whole table`,
+      group,
+      baseline: m.name === "ts",
+      fn: () => void e.expire(NOW),
+    });
+    for (const budget of [10, 2].map((ms) => Math.ceil(maxConns * ms / 1000))) {
+      Deno.bench({
+        name: `expire ${m.name}, ${budget} slots`,
+        group,
+        fn: () => void e.expire(NOW, budget),
+      });
+    }
+  });
+}
+
 // Established NAT traffic: 1e3 flows (cache-resident) and 1e6 (memory-bound).
 for (const flows of [1_000, 1_000_000]) {
   const syns = new Packed(tcpFlows(VIP.nat4, 80, flows, "S"));
@@ -66,6 +91,7 @@ for (const flows of [1_000, 1_000_000]) {
   const config = cfg(flows <= 1000 ? 4096 : 1 << 20);
   const ios = await Promise.all(ENGINES.map((_, k) => prepare(k, config, [syns, acks])));
   group(`NAT established, ${flows.toLocaleString("en")} conns`, ios, data);
+  if (flows === 1_000_000) expireGroup(ios, config.maxConns);
 }
 
 // New connections: 1e5 SYNs of distinct flows; the table is emptied between iterations.

@@ -15,6 +15,7 @@ import {
   C_COUNT,
   C_ICMP_SENT,
   C_ICMP_SUPPRESSED,
+  C_PMTU_LEARNED,
   REASON_NAMES,
   SYS_AMEMTHRESH,
   SYS_CONN_MAX,
@@ -175,7 +176,12 @@ Deno.test({
       batches++;
       now += t.int(20_000);
       if (t.chance(0.002)) now += 1e6 * (60 + t.int(1000));
-      if (batches % 97 === 0) assert.equal(ea.expire(now), eb.expire(now), "expire counts differ");
+      if (batches % 97 === 0) {
+        // Every other sweep is a window (issue 5): a budget in [1, maxConns] from the cursor.
+        const budget = (batches / 97) % 2 === 1 ? 1 + (batches * 31) % config.maxConns : 0;
+        const why = `expire counts differ (budget ${budget})`;
+        assert.equal(ea.expire(now, budget), eb.expire(now, budget), why);
+      }
       if (batches % 1009 === 0 || batches % 1013 === 0) ops.push(controlStep(t, ea, eb, labA));
       if (batches % 499 === 0) assert.deepEqual(ea.counters(), eb.counters(), `counters at batch ${batches}`);
     }
@@ -197,12 +203,16 @@ Deno.test({
     const need = ["1/none", "2/bad_ip_csum", "2/trunc_l4", "2/fragment", "3/not_vip", "3/tcp_no_syn"];
     // Issue 7: ICMP errors relayed, refused and generated.
     need.push("3/icmp_unrelated", "2/icmp_bad_csum", "2/ttl_exceeded", "2/mtu_exceeded");
+    // Errors about the director's own tunnel packets (spec §4.7, last bullet).
+    need.push("2/icmp_tunnel", "3/icmp_tun_unrelated");
     for (const n of need) {
       if (FRAMES >= 100_000) assert.ok(verdictTally.has(n), `stream never produced ${n}`);
     }
     if (FRAMES >= 100_000) assert.ok(ca[C_ICMP_SENT] > 0, "the stream made the engines send ICMP errors");
+    if (FRAMES >= 100_000) assert.ok(ca[C_PMTU_LEARNED] > 0, "tunnel errors taught a path MTU");
     console.log(
       `differential: ICMP errors sent ${ca[C_ICMP_SENT]}, suppressed ${ca[C_ICMP_SUPPRESSED]}; ` +
+        `tunnel path MTUs learned ${ca[C_PMTU_LEARNED]}; ` +
         `defense dropped ${ca[C_CONN_DROPPED]} entries`,
     );
   },

@@ -6,12 +6,17 @@
 import assert from "node:assert/strict";
 import { FrameIo } from "../host/engine/frames.ts";
 import {
+  AF_INET,
+  AF_INET6,
   C_ICMP_SENT,
   C_ICMP_SUPPRESSED,
   C_IN_PKTS,
   C_OUT_PKTS,
+  C_PMTU_LEARNED,
   IP_VS_CONN_F_MASQ,
+  IP_VS_CONN_F_TUNNEL,
   REASON_NAMES,
+  SCHED_RR,
   SYS_ICMP_MSGS_BURST,
   SYS_ICMP_MSGS_PER_SEC,
   SYS_PMTU_DISC,
@@ -19,7 +24,7 @@ import {
   V_PASS,
   V_TX,
 } from "../host/engine/abi.gen.ts";
-import { checksum, Frame } from "./fixtures/packet_builder.ts";
+import { checksum, Frame, ipBytes } from "./fixtures/packet_builder.ts";
 import { checksumsOk, decode } from "./fixtures/decode.ts";
 import {
   decodeIcmpError,
@@ -39,6 +44,7 @@ import {
   RS_MAC,
   setupLab,
   SMALL_CONFIG,
+  svc,
   VIP,
 } from "./fixtures/lab.ts";
 
@@ -551,6 +557,405 @@ for (const make of ENGINES) {
     assert.equal(r.why, "ttl_exceeded");
     assert.equal(r.tx.length, 0);
     assert.equal(c.e.counters()[C_ICMP_SENT], k0);
+  });
+}
+
+// ---- Errors about our own tunnel packets (spec §4.4, §4.7 last bullet) -------------------
+
+/** Mixed-family TUN services: an IPv4 VIP over an IPv6 tunnel (4in6), and the converse. */
+const MIX46 = "198.18.100.7";
+const MIX64 = "2001:2:0:100::7";
+
+/** The lab plus the two mixed-family tunnel services (one real server each). */
+async function tunLab(make: (typeof ENGINES)[number]) {
+  const c = await lab(make);
+  const s46 = c.e.addService(svc(AF_INET, 6, MIX46, 80, SCHED_RR));
+  assert.ok(c.e.addDest(s46, dest(AF_INET6, RS6[1], 80, IP_VS_CONN_F_TUNNEL)) >= 0);
+  const s64 = c.e.addService(svc(AF_INET6, 6, MIX64, 80, SCHED_RR));
+  assert.ok(c.e.addDest(s64, dest(AF_INET, RS4[1], 80, IP_VS_CONN_F_TUNNEL)) >= 0);
+  return c;
+}
+
+/**
+ * Sends a client SYN of `size` IP bytes to TUN VIP `vip` and returns the tunnel packet as
+ * it left (from its outer IP header), the client packet inside it, and the outer size.
+ */
+function tunnelled(
+  c: Awaited<ReturnType<typeof lab>>,
+  cl: string,
+  vip: string,
+  sport: number,
+  o: { df?: boolean; size?: number } = {},
+) {
+  const hl = v6(cl) ? 60 : 40;
+  const f = ipTo(eth(), cl, vip, { df: o.df }).tcp({ sport, dport: 80, flags: "S", seq: 77 })
+    .payload(Uint8Array.from({ length: Math.max(0, (o.size ?? hl) - hl) }, (_, i) => i)).build();
+  const r = c.run(f);
+  assert.equal(r.verdict, V_TX, "the client packet goes through the tunnel");
+  const sent = ipOf(r.tx[0].bytes);
+  const outer = sent[0] >> 4 === 4 ? 20 : 40;
+  return { sent, outer, client: sent.subarray(outer), rs: decode(r.tx[0].bytes).ip!.dst };
+}
+
+/** A router's error about tunnel packet `sent`, quoted as routers do (576 / 1280 in all). */
+function tunnelError(
+  sent: Uint8Array,
+  type: number,
+  code: number,
+  info = 0,
+  o: { quoteLen?: number; to?: string; badChecksum?: boolean } = {},
+) {
+  const v4 = sent[0] >> 4 === 4;
+  return icmpError({
+    src: v4 ? ROUTER4 : ROUTER6,
+    dst: o.to ?? (v4 ? PORT4 : PORT6),
+    type,
+    code,
+    info,
+    quote: sent,
+    quoteLen: o.quoteLen ?? (v4 ? 576 - 28 : 1280 - 48),
+    badChecksum: o.badChecksum,
+  });
+}
+
+interface TunRow {
+  what: string;
+  cl: string;
+  vip: string;
+  df?: boolean;
+  size?: number;
+  /** The router's error about the tunnel packet. */
+  type: number;
+  code: number;
+  info?: number;
+  /** What the client gets (none: consumed silently). */
+  out?: { type: number; code: number; info: number };
+  /** C_PMTU_LEARNED after the error. */
+  learned: number;
+}
+
+const TUN: TunRow[] = [
+  {
+    what: "IPIP frag needed 1400, client DF: frag needed 1380 to the client",
+    cl: CL4,
+    vip: VIP.tun4,
+    df: true,
+    size: 1400,
+    type: ICMP.DEST_UNREACH,
+    code: ICMP.FRAG_NEEDED,
+    info: 1400,
+    out: { type: ICMP.DEST_UNREACH, code: ICMP.FRAG_NEEDED, info: 1380 },
+    learned: 1,
+  },
+  {
+    what: "IPIP frag needed, client without DF: learned, nothing to the client",
+    cl: CL4,
+    vip: VIP.tun4,
+    size: 1400,
+    type: ICMP.DEST_UNREACH,
+    code: ICMP.FRAG_NEEDED,
+    info: 1400,
+    learned: 1,
+  },
+  {
+    what: "IPIP frag needed 9000 (above the port MTU): not learned, the client gets 1480",
+    cl: CL4,
+    vip: VIP.tun4,
+    df: true,
+    type: ICMP.DEST_UNREACH,
+    code: ICMP.FRAG_NEEDED,
+    info: 9000,
+    out: { type: ICMP.DEST_UNREACH, code: ICMP.FRAG_NEEDED, info: 1480 },
+    learned: 0,
+  },
+  {
+    what: "IPIP frag needed 300: learned as min_pmtu 552, the client gets 532",
+    cl: CL4,
+    vip: VIP.tun4,
+    df: true,
+    type: ICMP.DEST_UNREACH,
+    code: ICMP.FRAG_NEEDED,
+    info: 300,
+    out: { type: ICMP.DEST_UNREACH, code: ICMP.FRAG_NEEDED, info: 532 },
+    learned: 1,
+  },
+  {
+    what: "IPIP time exceeded: relayed to the client as time exceeded",
+    cl: CL4,
+    vip: VIP.tun4,
+    type: ICMP.TIME_EXCEEDED,
+    code: 0,
+    out: { type: ICMP.TIME_EXCEEDED, code: 0, info: 0 },
+    learned: 0,
+  },
+  {
+    what: "IPIP host unreachable: relayed with the same type and code",
+    cl: CL4,
+    vip: VIP.tun4,
+    type: ICMP.DEST_UNREACH,
+    code: 1,
+    out: { type: ICMP.DEST_UNREACH, code: 1, info: 0 },
+    learned: 0,
+  },
+  {
+    what: "IPv6-in-IPv6 packet too big 1400: packet too big 1360 to the client",
+    cl: CL6,
+    vip: VIP.tun6,
+    size: 1400,
+    type: ICMP6.PKT_TOOBIG,
+    code: 0,
+    info: 1400,
+    out: { type: ICMP6.PKT_TOOBIG, code: 0, info: 1360 },
+    learned: 1,
+  },
+  {
+    what: "IPv6-in-IPv6 address unreachable: relayed as it is",
+    cl: CL6,
+    vip: VIP.tun6,
+    type: ICMP6.DEST_UNREACH,
+    code: 3,
+    out: { type: ICMP6.DEST_UNREACH, code: 3, info: 0 },
+    learned: 0,
+  },
+  {
+    what: "4in6 packet too big 1400, client DF: ICMPv4 frag needed 1360",
+    cl: CL4,
+    vip: MIX46,
+    df: true,
+    type: ICMP6.PKT_TOOBIG,
+    code: 0,
+    info: 1400,
+    out: { type: ICMP.DEST_UNREACH, code: ICMP.FRAG_NEEDED, info: 1360 },
+    learned: 1,
+  },
+  {
+    what: "4in6 ICMPv6 port unreachable: ICMPv4 port unreachable (RFC 7915)",
+    cl: CL4,
+    vip: MIX46,
+    type: ICMP6.DEST_UNREACH,
+    code: ICMP6.PORT_UNREACH,
+    out: { type: ICMP.DEST_UNREACH, code: ICMP.PORT_UNREACH, info: 0 },
+    learned: 0,
+  },
+  {
+    what: "6in4 frag needed 1400: ICMPv6 packet too big 1380",
+    cl: CL6,
+    vip: MIX64,
+    type: ICMP.DEST_UNREACH,
+    code: ICMP.FRAG_NEEDED,
+    info: 1400,
+    out: { type: ICMP6.PKT_TOOBIG, code: 0, info: 1380 },
+    learned: 1,
+  },
+  {
+    what: "6in4 frag needed 1290: learned as 1300, what carries IPv6's 1280: packet too big 1280",
+    cl: CL6,
+    vip: MIX64,
+    type: ICMP.DEST_UNREACH,
+    code: ICMP.FRAG_NEEDED,
+    info: 1290,
+    out: { type: ICMP6.PKT_TOOBIG, code: 0, info: 1280 },
+    learned: 1,
+  },
+  {
+    what: "IPv6-in-IPv6 packet too big 1280: learned as 1320, packet too big 1280",
+    cl: CL6,
+    vip: VIP.tun6,
+    type: ICMP6.PKT_TOOBIG,
+    code: 0,
+    info: 1280,
+    out: { type: ICMP6.PKT_TOOBIG, code: 0, info: 1280 },
+    learned: 1,
+  },
+  {
+    what: "6in4 protocol unreachable: ICMPv6 parameter problem, pointer 6 (RFC 7915)",
+    cl: CL6,
+    vip: MIX64,
+    type: ICMP.DEST_UNREACH,
+    code: 2,
+    out: { type: ICMP6.PARAM_PROB, code: 1, info: 6 },
+    learned: 0,
+  },
+  {
+    what: "6in4 source quench: consumed, nothing sent (RFC 7915)",
+    cl: CL6,
+    vip: MIX64,
+    type: ICMP.SOURCE_QUENCH,
+    code: 0,
+    learned: 0,
+  },
+];
+
+for (const make of ENGINES) {
+  for (const row of TUN) {
+    Deno.test(`[${make.name}] tunnel error: ${row.what}`, async () => {
+      const c = await tunLab(make);
+      const t = tunnelled(c, row.cl, row.vip, 44000, { df: row.df, size: row.size });
+      const k0 = c.e.counters();
+      const before = c.e.dumpConns();
+      const r = c.run(tunnelError(t.sent, row.type, row.code, row.info ?? 0));
+      assert.equal(`${r.verdict}/${r.why}`, `${V_DROP}/icmp_tunnel`, "consumed");
+      const k = c.e.counters();
+      assert.equal(k[C_PMTU_LEARNED] - k0[C_PMTU_LEARNED], row.learned, "learned");
+      assert.equal(k[C_IN_PKTS], k0[C_IN_PKTS], "not counted as a packet of the connection");
+      assert.deepEqual(c.e.dumpConns(), before, "the entry is untouched");
+      if (!row.out) {
+        assert.equal(r.tx.length, 0);
+        return;
+      }
+      assert.equal(r.tx.length, 1, "one message to the client");
+      const bytes = r.tx[0].bytes;
+      const d = decodeIcmpError(bytes)!;
+      assert.ok(d, "an ICMP error");
+      assert.deepEqual([d.type, d.code, d.info], [row.out.type, row.out.code, row.out.info]);
+      assert.deepEqual([d.outer.src, d.outer.dst, d.outer.ttl], [row.vip, row.cl, 64]);
+      assert.equal(d.outer.version, v6(row.cl) ? 6 : 4, "in the client's family");
+      assert.ok(d.outer.headerOk && d.checksumOk, "checksums");
+      const l2 = decode(bytes);
+      assert.deepEqual([l2.srcMac, l2.dstMac], [DIRECTOR_MAC, GW_MAC]);
+      assert.equal(l2.ethType, v6(row.cl) ? 0x86dd : 0x0800);
+      // The quote is the client's packet as we tunnelled it, as much as the router quoted.
+      const avail = Math.min(
+        t.client.length,
+        (t.outer === 20 ? 576 - 28 : 1280 - 48) - t.outer,
+      );
+      const most = v6(row.cl) ? 1280 - 48 : 576 - 28;
+      assert.equal(d.quote.length, Math.min(avail, most));
+      assert.deepEqual(d.quote, t.client.subarray(0, d.quote.length));
+      assert.deepEqual([d.inner.src, d.inner.dst, d.inner.sport, d.inner.dport], [
+        row.cl,
+        row.vip,
+        44000,
+        80,
+      ]);
+      assert.equal(k[C_ICMP_SENT] - k0[C_ICMP_SENT], 1);
+    });
+  }
+
+  Deno.test(`[${make.name}] a learned tunnel path MTU lowers the tunnel MTU until it expires (600 s)`, async () => {
+    const c = await tunLab(make);
+    const t = tunnelled(c, CL4, VIP.tun4, 45000, { df: true });
+    c.run(tunnelError(t.sent, ICMP.DEST_UNREACH, ICMP.FRAG_NEEDED, 1300));
+    const big = (sport: number) =>
+      ipTo(eth(), CL4, VIP.tun4, { df: true }).tcp({ sport, dport: 80, flags: "S" })
+        .payload(new Uint8Array(1300)).build();
+    // 1340 bytes: over 1300 - 20 through the tunnel to that real server (the entry's dest).
+    const r = c.run(
+      ipTo(eth(), CL4, VIP.tun4, { df: true }).tcp({ sport: 45000, dport: 80, flags: "A" })
+        .payload(new Uint8Array(1300)).build(),
+    );
+    assert.equal(`${r.verdict}/${r.why}`, `${V_DROP}/mtu_exceeded`);
+    assert.equal(decodeIcmpError(r.tx[0].bytes)!.info, 1280);
+    // Another connection to the same dest: the same path.
+    let hit = 0;
+    for (let i = 0; i < 3; i++) {
+      const o = c.run(big(45100 + i));
+      if (o.why === "mtu_exceeded") hit++;
+      else assert.equal(o.verdict, V_TX);
+    }
+    assert.equal(hit, 1, "one of three RR connections goes to that real server");
+    // 600 s later the learned MTU is gone: the port MTU (1500 - 20) again.
+    c.io.run([], T0 + 700_000_000);
+    const later = c.io.run(
+      [
+        ipTo(eth(), CL4, VIP.tun4, { df: true }).tcp({ sport: 45000, dport: 80, flags: "A" })
+          .payload(new Uint8Array(1300)).build(),
+      ],
+      T0 + 700_000_000,
+    );
+    assert.equal(later.verdicts[0], V_TX);
+  });
+
+  Deno.test(`[${make.name}] a forged tiny packet too big cannot stop an IPv6 tunnel`, async () => {
+    const c = await tunLab(make);
+    const t = tunnelled(c, CL6, VIP.tun6, 48000);
+    c.run(tunnelError(t.sent, ICMP6.PKT_TOOBIG, 0, 600));
+    const seg = (n: number) =>
+      ipTo(eth(), CL6, VIP.tun6).tcp({ sport: 48000, dport: 80, flags: "A" })
+        .payload(new Uint8Array(n)).build();
+    // Learned as 1320: 1280 inside still fits, 1281 does not.
+    assert.equal(c.run(seg(1280 - 60)).verdict, V_TX);
+    const r = c.run(seg(1281 - 60));
+    assert.equal(`${r.verdict}/${r.why}`, `${V_DROP}/mtu_exceeded`);
+    assert.equal(decodeIcmpError(r.tx[0].bytes)!.info, 1280);
+  });
+
+  Deno.test(`[${make.name}] tunnel errors that are not about our packets pass, broken ones drop`, async () => {
+    const c = await tunLab(make);
+    const t = tunnelled(c, CL4, VIP.tun4, 46000, { df: true });
+    const other = RS4.find((a) => a !== t.rs)!;
+    const wrongRs = t.sent.slice();
+    wrongRs.set(ipBytes(other), 16);
+    const wrongSrc = t.sent.slice();
+    wrongSrc.set(ipBytes("198.18.0.99"), 12);
+    const t6 = tunnelled(c, CL6, VIP.tun6, 46001);
+    const rows: [string, Uint8Array, number, string][] = [
+      [
+        "only 8 bytes of the client packet (no ports past its header)",
+        tunnelError(t.sent, 3, 1, 0, { quoteLen: 20 + 8 }),
+        V_PASS,
+        "icmp_tun_unrelated",
+      ],
+      [
+        "quoted to another real server",
+        tunnelError(wrongRs, 3, 1),
+        V_PASS,
+        "icmp_tun_unrelated",
+      ],
+      [
+        "quoted from an address that is not our tunnel source",
+        tunnelError(wrongSrc, 3, 1),
+        V_PASS,
+        "icmp_tun_unrelated",
+      ],
+      [
+        "sent to an address that is not our tunnel source",
+        tunnelError(t.sent, 3, 1, 0, { to: VIP.tun4 }),
+        V_PASS,
+        "icmp_tun_unrelated",
+      ],
+      [
+        "about a client packet with no connection",
+        tunnelError(
+          tunnelled(c, CL4, VIP.tun4, 46002).sent.map((b, i) => i === 41 ? b ^ 1 : b),
+          3,
+          1,
+        ),
+        V_PASS,
+        "icmp_tun_unrelated",
+      ],
+      [
+        "IPv6 quoted only as far as the inner header",
+        tunnelError(t6.sent, ICMP6.PKT_TOOBIG, 0, 1400, { quoteLen: 80 }),
+        V_PASS,
+        "icmp_tun_unrelated",
+      ],
+      [
+        "a bad ICMP checksum",
+        tunnelError(t.sent, ICMP.DEST_UNREACH, ICMP.FRAG_NEEDED, 1400, { badChecksum: true }),
+        V_DROP,
+        "icmp_bad_csum",
+      ],
+    ];
+    const k0 = c.e.counters();
+    for (const [what, f, verdict, why] of rows) {
+      const r = c.run(f);
+      assert.equal(`${r.verdict}/${r.why}`, `${verdict}/${why}`, what);
+      assert.equal(r.tx.length, 0, what);
+    }
+    assert.equal(c.e.counters()[C_PMTU_LEARNED], k0[C_PMTU_LEARNED]);
+  });
+
+  Deno.test(`[${make.name}] messages caused by tunnel errors share the ICMP rate limit`, async () => {
+    const c = await tunLab(make);
+    c.e.setSysctl(SYS_ICMP_MSGS_PER_SEC, 1);
+    c.e.setSysctl(SYS_ICMP_MSGS_BURST, 2);
+    const t = tunnelled(c, CL4, VIP.tun4, 47000, { df: true });
+    const errs = Array.from({ length: 4 }, () => tunnelError(t.sent, ICMP.TIME_EXCEEDED, 0));
+    const r = c.io.run(errs, T0 + 5_000_000);
+    assert.equal(r.tx.length, 2);
+    assert.deepEqual([...r.verdicts], [V_DROP, V_DROP, V_DROP, V_DROP]);
+    assert.equal(c.e.counters()[C_ICMP_SUPPRESSED], 2);
   });
 }
 

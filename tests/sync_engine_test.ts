@@ -1,15 +1,24 @@
 // Connection sync in both engines, rule by rule (spec ipvs-data-plane.md §7.5 master, §7.6
 // backup, §8 item 13): which packets make an entry go out, what a record holds, and what a
-// backup makes of an entry. The same cases run against the WASM and the TS engine.
+// backup makes of an entry: connections, persistence templates (and the link between them),
+// and an FTP control connection's sequence data. The same cases run against both engines.
 import assert from "node:assert/strict";
 import type { Engine, SyncParams } from "../host/engine/engine.ts";
 import { FrameIo } from "../host/engine/frames.ts";
 import {
   IP_VS_CONN_F_DROUTE,
+  IP_VS_CONN_F_IN_SEQ,
   IP_VS_CONN_F_INACTIVE,
   IP_VS_CONN_F_MASQ,
   IP_VS_CONN_F_NOOUTPUT,
+  IP_VS_CONN_F_OUT_SEQ,
   IP_VS_CONN_F_SYNC,
+  IP_VS_CONN_F_TEMPLATE,
+  IP_VS_CTPL_S_ASSURED,
+  IP_VS_CTPL_S_NONE,
+  IP_VS_SVC_F_PERSISTENT,
+  SCHED_RR,
+  SCHED_WLC,
   TCP_S_CLOSE_WAIT,
   TCP_S_ESTABLISHED,
   TCP_S_FIN_WAIT,
@@ -21,13 +30,17 @@ import type { SyncConn } from "../host/sync/wire.ts";
 import { ipBytes } from "./fixtures/packet_builder.ts";
 import { Frame } from "./fixtures/packet_builder.ts";
 import {
+  dest,
   DIRECTOR_MAC,
   ENGINES,
   GW_MAC,
   type Lab,
   RS4,
+  RS6,
+  RS_MAC,
   setupLab,
   SMALL_CONFIG,
+  svc,
   VIP,
 } from "./fixtures/lab.ts";
 
@@ -245,10 +258,11 @@ for (const make of ENGINES) {
     // No such service or real server here: nothing is made.
     assert.equal(b.syncConn({ ...base, vaddr: ipBytes("198.18.9.9") }, T0), -2);
     assert.equal(b.syncConn({ ...base, cport: 1, daddr: ipBytes("198.18.1.77") }, T0), -2);
-    // Not entries this engine keeps: bad state, unknown protocol, templates.
+    // Not entries this engine keeps: bad state, unknown protocol, a template with a client
+    // port (no packet lookup would ever match it).
     assert.equal(b.syncConn({ ...base, state: 11 }, T0), -22);
     assert.equal(b.syncConn({ ...base, protocol: 132 }, T0), -22);
-    assert.equal(b.syncConn({ ...base, flags: 0x1000 }, T0), -22);
+    assert.equal(b.syncConn({ ...base, flags: 0x1000, state: 0 }, T0), -22);
     assert.equal(b.dumpConns().length, 1);
   });
 
@@ -281,5 +295,244 @@ for (const make of ENGINES) {
     assert.equal(t.expire(T0 + 29 * SEC), 0);
     assert.equal(t.expire(T0 + 31 * SEC), 1);
     assert.equal(lab.svc.dr4tcp >= 0, true);
+  });
+}
+
+// ---- Templates and sequence data on the backup (issue 6) -------------------------------------
+
+/** dr4tcp made persistent per /24 client network (timeout 300 s), as on a master. */
+function persistent(e: Engine, lab: Lab, timeout = 300): void {
+  const spec = svc(2, 6, VIP.dr4, 80, SCHED_WLC, {
+    flags: IP_VS_SVC_F_PERSISTENT,
+    timeout,
+    netmask: 0xffffff00,
+  });
+  assert.ok(e.editService(lab.svc.dr4tcp, spec) >= 0);
+}
+
+/** The template of 198.18.0.0/24 for VIP.dr4:80 as a v1 master sends it (DR to RS 3). */
+const TPL: SyncConn = {
+  af: 2,
+  protocol: 6,
+  flags: IP_VS_CONN_F_TEMPLATE | IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_NOOUTPUT |
+    IP_VS_CONN_F_INACTIVE,
+  state: IP_VS_CTPL_S_NONE,
+  cport: 0,
+  vport: 80,
+  dport: 80,
+  fwmark: 0,
+  timeout: 300,
+  caddr: ipBytes("198.18.0.0"),
+  vaddr: ipBytes(VIP.dr4),
+  daddr: ipBytes(RS4[2]),
+};
+
+/** An established connection of that client network to RS 3. */
+const CONN: SyncConn = {
+  ...TPL,
+  flags: IP_VS_CONN_F_DROUTE | IP_VS_CONN_F_NOOUTPUT,
+  state: TCP_S_ESTABLISHED,
+  cport: 41000,
+  timeout: 900,
+  caddr: ipBytes(CLIENT),
+};
+
+/** The destination MAC of the frame a new connection from `src`:`sport` leaves with. */
+function firstHop(e: Engine, src: string, sport: number, now: number): string {
+  const f = Frame.eth({ src: GW_MAC, dst: DIRECTOR_MAC }).ipv4({ src, dst: VIP.dr4 })
+    .tcp({ sport, dport: 80, flags: "S" }).build();
+  const r = new FrameIo(e).run([f], now);
+  assert.equal(r.tx.length, 1, `a SYN from ${src} is forwarded`);
+  return [...r.tx[0].bytes.subarray(0, 6)].map((x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
+const tplOf = (e: Engine) => e.dumpConns().filter((c) => c.flags & IP_VS_CONN_F_TEMPLATE);
+
+for (const make of ENGINES) {
+  Deno.test(`[${make.name}] backup: a template is made bound to the backup's dest, then kept up to date`, async () => {
+    const b = await make.create(SMALL_CONFIG);
+    const lab = setupLab(b);
+    persistent(b, lab);
+    const slot = b.syncConn(TPL, T0);
+    assert.ok(slot >= 0, `syncConn returned ${slot}`);
+    const [t] = tplOf(b);
+    assert.equal(t.index, slot);
+    assert.deepEqual([t.caddr, t.cport, t.vaddr, t.vport, t.daddr, t.dport], [
+      "198.18.0.0",
+      0,
+      VIP.dr4,
+      80,
+      RS4[2],
+      80,
+    ]);
+    assert.equal(t.flags, TPL.flags | IP_VS_CONN_F_SYNC);
+    assert.equal(t.timeout, 300_000, "the persistence timeout from the message");
+    assert.equal(t.expires, (T0 / 1000 + 300_000) >>> 0);
+    assert.deepEqual([t.state, t.inPkts, t.svc], [IP_VS_CTPL_S_NONE, 3, lab.svc.dr4tcp]);
+    assert.deepEqual(b.destCounts(t.dest), {
+      activeConns: 0,
+      inactConns: 0,
+      persistConns: 1,
+      flags: 1,
+    });
+    assert.equal(b.svcStats(lab.svc.dr4tcp).conns, 0);
+    // A later message updates state and timer, never the real server: IPVS's backup keeps
+    // a template's dest until it expires.
+    const upd = { ...TPL, state: IP_VS_CTPL_S_ASSURED, timeout: 0, daddr: ipBytes(RS4[0]) };
+    assert.equal(b.syncConn(upd, T0 + SEC), slot);
+    const [u] = tplOf(b);
+    assert.deepEqual([u.daddr, u.state, u.timeout], [RS4[2], IP_VS_CTPL_S_ASSURED, 180_000]);
+    assert.equal(b.dumpConns().length, 1);
+    // After a takeover, any new connection from that client network goes to RS 3, which
+    // the backup's own wlc would not pick first (RS 1 has the highest weight).
+    assert.equal(firstHop(b, "198.18.0.77", 40000, T0 + 2 * SEC), RS_MAC[2]);
+    assert.equal(firstHop(b, "198.18.5.77", 40000, T0 + 2 * SEC), RS_MAC[0]);
+    // Refused: a state past ASSURED, an unknown protocol; no such service here.
+    assert.equal(b.syncConn({ ...TPL, state: 2 }, T0), -22);
+    assert.equal(b.syncConn({ ...TPL, protocol: 132 }, T0), -22);
+    assert.equal(b.syncConn({ ...TPL, vaddr: ipBytes("198.18.9.9") }, T0), -2);
+  });
+
+  Deno.test(`[${make.name}] backup: templates of FTP, port-zero style and IPv6 services bind too`, async () => {
+    const b = await make.create(SMALL_CONFIG);
+    setupLab(b);
+    // FTP persistence: the template has vport 0 and dport 0; the service is VIP:21.
+    const ftp = b.addService(svc(2, 6, VIP.tun4, 21, SCHED_RR, {
+      flags: IP_VS_SVC_F_PERSISTENT,
+      timeout: 600,
+      netmask: 0xffffffff,
+    }));
+    b.addDest(ftp, dest(2, RS4[0], 21, IP_VS_CONN_F_DROUTE));
+    b.addDest(ftp, dest(2, RS4[1], 21, IP_VS_CONN_F_DROUTE));
+    const t = b.syncConn({
+      ...TPL,
+      vport: 0,
+      dport: 0,
+      timeout: 600,
+      caddr: ipBytes(CLIENT),
+      vaddr: ipBytes(VIP.tun4),
+      daddr: ipBytes(RS4[0]),
+    }, T0);
+    assert.ok(t >= 0, `FTP template: ${t}`);
+    assert.equal(tplOf(b)[0].svc, ftp);
+    // The client's next control connection goes through it (rr alone would pick RS 2 first).
+    const f = Frame.eth({ src: GW_MAC, dst: DIRECTOR_MAC }).ipv4({ src: CLIENT, dst: VIP.tun4 })
+      .tcp({ sport: 40001, dport: 21, flags: "S" }).build();
+    const r = new FrameIo(b).run([f], T0 + SEC);
+    assert.equal(
+      [...r.tx[0].bytes.subarray(0, 6)].map((x) => x.toString(16).padStart(2, "0")).join(":"),
+      RS_MAC[0],
+    );
+    // IPv6: the template key is the /64 prefix, 16-byte addresses.
+    const s6 = b.addService(svc(10, 6, "2001:2:0:100::9", 443, SCHED_RR, {
+      flags: IP_VS_SVC_F_PERSISTENT,
+      timeout: 60,
+      netmask: 64,
+    }));
+    b.addDest(s6, dest(10, RS6[1], 443, IP_VS_CONN_F_DROUTE));
+    const t6 = b.syncConn({
+      ...TPL,
+      af: 10,
+      vport: 443,
+      dport: 443,
+      timeout: 60,
+      caddr: ipBytes("2001:2::"),
+      vaddr: ipBytes("2001:2:0:100::9"),
+      daddr: ipBytes(RS6[1]),
+    }, T0);
+    assert.ok(t6 >= 0, `IPv6 template: ${t6}`);
+    assert.equal(b.dumpConns().find((c) => c.index === t6)!.daddr, RS6[1]);
+  });
+
+  Deno.test(`[${make.name}] backup: a connection is controlled by its template, which then outlives its timeout`, async () => {
+    const b = await make.create(SMALL_CONFIG);
+    const lab = setupLab(b);
+    persistent(b, lab, 10);
+    // Template first (a v1 master has sent it with the connection's earlier packets).
+    assert.ok(b.syncConn({ ...TPL, timeout: 10 }, T0) >= 0);
+    assert.ok(b.syncConn(CONN, T0) >= 0);
+    // A template of another network, controlling nothing, expires on time.
+    assert.ok(b.syncConn({ ...TPL, timeout: 10, caddr: ipBytes("198.18.7.0") }, T0) >= 0);
+    assert.equal(b.expire(T0 + 11 * SEC), 1);
+    const left = tplOf(b);
+    assert.deepEqual(left.map((t) => t.caddr), ["198.18.0.0"], "the controlling one is kept");
+    assert.equal(left[0].timeout, 60_000, "and retried every 60 s, as IPVS does");
+    // Connection first, template after (v0 order): linked on the connection's next update.
+    const c = await make.create(SMALL_CONFIG);
+    persistent(c, setupLab(c), 10);
+    assert.ok(c.syncConn(CONN, T0) >= 0);
+    assert.ok(c.syncConn({ ...TPL, timeout: 10 }, T0) >= 0);
+    assert.ok(c.syncConn(CONN, T0 + SEC) >= 0);
+    assert.equal(c.expire(T0 + 11 * SEC), 0);
+    // A connection to another real server than its template's is not linked to it.
+    const d = await make.create(SMALL_CONFIG);
+    persistent(d, setupLab(d), 10);
+    assert.ok(d.syncConn({ ...TPL, timeout: 10 }, T0) >= 0);
+    assert.ok(d.syncConn({ ...CONN, daddr: ipBytes(RS4[1]) }, T0) >= 0);
+    assert.equal(d.expire(T0 + 11 * SEC), 1);
+    assert.deepEqual(tplOf(d), []);
+  });
+
+  Deno.test(`[${make.name}] sync carries a NAT FTP control connection's sequence adjustment`, async () => {
+    const ftpEngine = async (p: Partial<SyncParams>) => {
+      const e = await make.create(SMALL_CONFIG);
+      setupLab(e);
+      const s = e.addService(svc(2, 6, VIP.nat4, 21, SCHED_RR));
+      e.addDest(s, dest(2, RS4[0], 21, IP_VS_CONN_F_MASQ));
+      e.setSync({ ...DEFAULTS, ...p });
+      return e;
+    };
+    // The master sends the entry on its 4th in packet: after the 227 rewrite.
+    const m = await ftpEngine({ period: 0, threshold: 4 });
+    const b = await ftpEngine({ master: false });
+    const bare = await ftpEngine({ master: false });
+    const io = new FrameIo(m);
+    let cseq = 1000, sseq = 5000, now = T0;
+    const cl = (flags: string, text = "") => {
+      const f = Frame.eth({ src: GW_MAC, dst: DIRECTOR_MAC }).ipv4({ src: CLIENT, dst: VIP.nat4 })
+        .tcp({ sport: 40000, dport: 21, flags, seq: cseq, ack: sseq }).payload(text).build();
+      cseq += text.length + (flags.includes("S") ? 1 : 0);
+      return f;
+    };
+    const rs = (flags: string, text = "") => {
+      const f = Frame.eth({ src: RS_MAC[0], dst: DIRECTOR_MAC }).ipv4({ src: RS4[0], dst: CLIENT })
+        .tcp({ sport: 21, dport: 40000, flags, seq: sseq, ack: cseq }).payload(text).build();
+      sseq += text.length + (flags.includes("S") ? 1 : 0);
+      return f;
+    };
+    const recs: SyncConn[] = [];
+    for (const f of [cl("S"), rs("SA"), cl("A"), rs("PA", "220 ftp\r\n"), cl("PA", "PASV\r\n")]) {
+      io.run([f], now += 1000);
+      recs.push(...drainSyncRecords(m));
+    }
+    const seq227 = sseq;
+    // RS 1 is 198.18.1.1; the VIP 198.18.100.1 is two bytes longer in the reply.
+    io.run([rs("PA", "227 Entering Passive Mode (198,18,1,1,195,80).\r\n")], now += 1000);
+    io.run([cl("A")], now += 1000);
+    recs.push(...drainSyncRecords(m));
+    assert.equal(recs.length, 1);
+    const rec = recs[0];
+    assert.equal(rec.flags & (IP_VS_CONN_F_OUT_SEQ | IP_VS_CONN_F_IN_SEQ), IP_VS_CONN_F_OUT_SEQ);
+    assert.deepEqual(rec.outSeq, { initSeq: seq227, delta: 2, previousDelta: 0 });
+    assert.deepEqual(rec.inSeq, { initSeq: 0, delta: 0, previousDelta: 0 });
+    assert.ok(b.syncConn(rec, now) >= 0);
+    const { inSeq: _i, outSeq: _o, ...noSeq } = rec;
+    assert.ok(bare.syncConn(noSeq, now) >= 0);
+    // Takeover: the next segments leave the backup exactly as they leave the master.
+    const next = [rs("PA", "150 Here it comes.\r\n"), cl("A")];
+    for (const f of next) {
+      const want = io.run([f], now += 1000).tx[0].bytes;
+      const got = new FrameIo(b).run([f], now).tx[0].bytes;
+      assert.deepEqual(got, want, "the backup shifts seq and ack as the master does");
+      const plain = new FrameIo(bare).run([f], now).tx[0].bytes;
+      assert.notDeepEqual(plain, want, "without the sequence data the stream would break");
+    }
+    // The backup, master in turn, sends the adjustment on (in_pkts: the backup's threshold
+    // 3 when synced, then one client segment above; this is the 5th).
+    b.setSync({ ...DEFAULTS, period: 0, threshold: 5 });
+    new FrameIo(b).run([cl("A")], now += 1000);
+    const again = drainSyncRecords(b);
+    assert.equal(again.length, 1);
+    assert.deepEqual(again[0].outSeq, rec.outSeq);
   });
 }

@@ -1,12 +1,13 @@
 // The director daemon's control side: the authoritative configuration (a Controller around
 // an Engine), the control API on a Unix socket, the saved configuration, the timers
-// (expiry every second, the estimator every 2 s) and the optional Prometheus endpoint.
+// (windowed expiry, a lap a second; the estimator every 2 s) and the optional Prometheus endpoint.
 // Deno-specific (sockets, files, timers). The network attachment is not here: a director
 // embeds this with createDaemon(engine) and runs its own frame loop beside it.
 // Invariants: requests are handled one at a time to completion (each command atomic, any
 // number of clients); a change is on disk before its response is sent.
 
 import type { Engine } from "../engine/engine.ts";
+import { L_MAX_CONNS } from "../engine/abi.gen.ts";
 import type { NameResolver } from "../ctl/addr.ts";
 import { Controller, type SyncControl } from "../ctl/commands.ts";
 import { prometheusText } from "./metrics.ts";
@@ -39,7 +40,10 @@ export interface DaemonOptions {
   metrics?: string | null;
   /** Engine clock in microseconds (default: wall clock, as the director uses). */
   clock?: () => number;
-  /** engine.expire period, ms (default 1000; 0: the host calls expire itself). */
+  /**
+   * Expiry lap, ms: the whole connection table is examined once per lap, in windows every
+   * EXPIRE_WINDOW_MS (default 1000; 0: the host calls expire itself).
+   */
   expireEveryMs?: number;
   /** Estimator period, ms (default 2000, IPVS's; 0: off). */
   estimateEveryMs?: number;
@@ -54,6 +58,12 @@ export interface DaemonOptions {
   /** VIP takeover and release (a director's failover), for the `takeover` / `release` ops. */
   failover?: Failover;
 }
+
+/**
+ * Period of the expiry windows (issue 5): a whole sweep of 2^20 slots blocks the event
+ * loop 4-10 ms; a window of a hundredth of the lap, 20-55 µs (bench/RESULTS.md).
+ */
+const EXPIRE_WINDOW_MS = 10;
 
 const enc = new TextEncoder();
 
@@ -129,7 +139,17 @@ export class Daemon {
     const clock = this.#o.clock ?? (() => (performance.timeOrigin + performance.now()) * 1000);
     const expireMs = this.#o.expireEveryMs ?? 1000;
     if (expireMs > 0) {
-      this.#timers.push(setInterval(() => this.#o.engine.expire(clock()), expireMs));
+      // The slots owed since the last window (the director's scheme, director.ts tick):
+      // ceil(maxConns × elapsed / lap); the whole table at the first window or after a lap.
+      const max = this.#o.engine.layout[L_MAX_CONNS];
+      let last = -Infinity;
+      const expireWindow = () => {
+        const now = clock();
+        const owed = Math.max(1, Math.ceil((max * (now - last)) / 1000 / expireMs));
+        this.#o.engine.expire(now, owed < max ? owed : 0);
+        last = now;
+      };
+      this.#timers.push(setInterval(expireWindow, Math.min(expireMs, EXPIRE_WINDOW_MS)));
     }
     const estMs = this.#o.estimateEveryMs ?? 2000;
     if (estMs > 0) this.#timers.push(setInterval(() => this.controller.sampleRates(), estMs));

@@ -37,7 +37,7 @@ import type { ModelService } from "../ctl/model.ts";
 /**
  * Reasons whose verdict is PASS (ARCHITECTURE.md, the per-frame pipeline); the rest DROP.
  * REASON_PASS_MASK (assembly/abi.ts) is the engines' own list (ftp_data, icmp_unrelated,
- * sctp_no_init besides the first four).
+ * sctp_no_init, icmp_tun_unrelated besides the first four).
  */
 export const PASS_REASONS: ReadonlySet<number> = new Set(
   Array.from({ length: Math.min(R_COUNT, 32) }, (_, r) => r).filter((r) =>

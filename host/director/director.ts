@@ -30,6 +30,7 @@ import {
   IP_VS_CONN_F_FWD_MASK,
   IP_VS_CONN_F_MASQ,
   IP_VS_CONN_F_TUNNEL,
+  L_MAX_CONNS,
   R_COUNT,
   REASON_NAMES,
   RXD_LEN,
@@ -118,8 +119,17 @@ export interface DirectorOptions {
   standby?: boolean;
 }
 
-/** Expiry sweep period (IPVS's timers have jiffy resolution; a second is plenty here). */
-const EXPIRE_EVERY_MS = 1000;
+/**
+ * Expiry runs in windows (issue 5): every EXPIRE_EVERY_MS the engine examines the slots
+ * owed since the last run, at one lap of the table per EXPIRE_LAP_MS: a budget of
+ * ceil(maxConns × elapsed / EXPIRE_LAP_MS). A whole sweep of 2^20 slots stalled the frame
+ * loop 4-10 ms once a second; a 2-ms window (~2100 slots) costs ~5-12 µs (bench/RESULTS.md,
+ * "Incremental expiry"). A Worker ticks every 10 ms (worker_deno.ts TICK_MS), so there the
+ * windows are ~10,500 slots (~20-55 µs). IPVS's timers have jiffy resolution; a lap of a
+ * second is plenty here.
+ */
+const EXPIRE_EVERY_MS = 2;
+const EXPIRE_LAP_MS = 1000;
 /** Gratuitous ARP / unsolicited NA at start, then this many more, a second apart. */
 const ANNOUNCE_REPEAT = 2;
 /** Longest stretch of busy batches before letting timers and signals run. */
@@ -176,6 +186,7 @@ export class Director {
   #svcIndex: number[] = [];
   #destIndex: number[][] = [];
   #nextExpire = 0;
+  #lastExpire = 0;
   #announceLeft = ANNOUNCE_REPEAT + 1;
   #nextAnnounce = 0;
   #ready = false;
@@ -597,7 +608,13 @@ export class Director {
   tick(nowUs = this.#clock()): void {
     const ms = nowUs / 1000;
     if (ms >= this.#nextExpire) {
-      this.engine.expire(nowUs);
+      // The slots owed since the last run (the first run: one period's); after a lap or
+      // more, the whole table.
+      const since = this.#lastExpire > 0 ? ms - this.#lastExpire : EXPIRE_EVERY_MS;
+      const max = this.engine.layout[L_MAX_CONNS];
+      const owed = Math.max(1, Math.ceil((max * since) / EXPIRE_LAP_MS));
+      this.engine.expire(nowUs, owed < max ? owed : 0);
+      this.#lastExpire = ms;
       this.#nextExpire = ms + EXPIRE_EVERY_MS;
     }
     this.#sync?.tick(nowUs);

@@ -1,7 +1,13 @@
 // The daemon loop over in-memory ports: neighbour resolution, ARP/ND answers,
 // announcements, and (with the reference engine) one NAT round trip.
 import assert from "node:assert/strict";
-import { AF_INET, IP_VS_CONN_F_MASQ, IPPROTO_TCP, SCHED_RR } from "../engine/abi.gen.ts";
+import {
+  AF_INET,
+  IP_VS_CONN_F_MASQ,
+  IPPROTO_TCP,
+  L_MAX_CONNS,
+  SCHED_RR,
+} from "../engine/abi.gen.ts";
 import type { Engine } from "../engine/engine.ts";
 import { frameArea } from "../io/frame_io.ts";
 import { MemoryPort } from "../io/memory_port.ts";
@@ -301,4 +307,21 @@ Deno.test("Director.reconfigure() keeps what did not change and edits, adds and 
   d.reconfigure([{ spec: base.spec, dests: [dest("198.18.1.2")] }]);
   assert.deepEqual(calls, ["delDest", "delService"]);
   assert.equal(d.services.length, 1);
+});
+
+Deno.test("Director expires in small windows that cover the table once a second", () => {
+  const engine = createPassthroughEngine(CONFIG);
+  engine.layout[L_MAX_CONNS] = 4096;
+  const budgets: number[] = [];
+  engine.expire = (_now, budget) => (budgets.push(budget ?? 0), 0);
+  const { d, advance } = rigWith(engine);
+  for (let i = 0; i < 500; i++) d.tick(), advance(2);
+  assert.equal(budgets.length, 500, "a run every 2 ms, the first one too");
+  assert.ok(budgets.every((b) => b === Math.ceil(4096 * 2 / 1000)));
+  advance(98); // 100 ms after the last run
+  d.tick();
+  assert.equal(budgets.at(-1), Math.ceil(4096 * 100 / 1000), "a late run catches up");
+  advance(1500);
+  d.tick();
+  assert.equal(budgets.at(-1), 0, "after a lap or more, the whole table");
 });

@@ -77,8 +77,10 @@ export const R_DROP_PACKET = 27;
 export const R_FRAG_HELD = 28;
 export const R_BAD_L4_CSUM = 29;
 export const R_SCTP_NO_INIT = 30;
-export const R_COUNT = 31;
-export const REASON_PASS_MASK = 0x45f00000;
+export const R_ICMP_TUN_UNRELATED = 31;
+export const R_ICMP_TUNNEL = 32;
+export const R_COUNT = 33;
+export const REASON_PASS_MASK = 0xc5f00000;
 export const C_RX = 0;
 export const C_TX = 1;
 export const C_DROP = 2;
@@ -95,8 +97,9 @@ export const C_OUT_BYTES = 12;
 export const C_ICMP_SENT = 13;
 export const C_ICMP_SUPPRESSED = 14;
 export const C_CONN_DROPPED = 15;
-export const C_REASON_BASE = 16;
-export const C_COUNT = 47;
+export const C_PMTU_LEARNED = 16;
+export const C_REASON_BASE = 17;
+export const C_COUNT = 50;
 export const S_CONNS = 0;
 export const S_IN_PKTS = 1;
 export const S_OUT_PKTS = 2;
@@ -273,7 +276,7 @@ export const CN_BUCKET = 60;
 export const CONN6_SIZE = 48;
 export const L_SYNC_RING = 24;
 export const L_SYNC_CAP = 25;
-export const SYNC_REC_SIZE = 72;
+export const SYNC_REC_SIZE = 96;
 export const SR_AF = 0;
 export const SR_PROTO = 1;
 export const SR_STATE = 2;
@@ -286,6 +289,10 @@ export const SR_TIMEOUT = 20;
 export const SR_CADDR = 24;
 export const SR_VADDR = 40;
 export const SR_DADDR = 56;
+export const SR_OPTS = 14;
+export const SR_IN_SEQ = 72;
+export const SR_OUT_SEQ = 84;
+export const SR_OPT_SEQ = 1;
 export const SYNC_RING_PER_FRAME = 4;
 export const IP_VS_CONN_F_BACKUP_MASK = 8071;
 export const IP_VS_CONN_F_BACKUP_UPD_MASK = 1792;
@@ -331,6 +338,8 @@ export const REASON_NAMES: readonly string[] = [
   "frag_held",
   "bad_l4_csum",
   "sctp_no_init",
+  "icmp_tun_unrelated",
+  "icmp_tunnel",
 ];
 
 /** Names of the global counters below C_REASON_BASE, indexed by counter. */
@@ -351,6 +360,7 @@ export const COUNTER_NAMES: readonly string[] = [
   "icmp_sent",
   "icmp_suppressed",
   "conn_dropped",
+  "pmtu_learned",
 ];
 
 /** TCP state names as `ipvsadm -Lc` prints them, indexed by state. */

@@ -191,6 +191,19 @@ export interface SyncConnSpec {
   caddr: Uint8Array;
   vaddr: Uint8Array;
   daddr: Uint8Array;
+  /**
+   * Sequence data (v1 option 1, v0's trailing block; a missing side reads as zeros): the
+   * FTP helper's adjustment, kept by a NAT FTP control connection.
+   */
+  inSeq?: SyncSeqSpec;
+  outSeq?: SyncSeqSpec;
+}
+
+/** One direction of sequence adjustment (struct ip_vs_seq); u32 values, deltas two's complement. */
+export interface SyncSeqSpec {
+  initSeq: number;
+  delta: number;
+  previousDelta: number;
 }
 
 /**
@@ -229,8 +242,14 @@ export interface Engine {
    * written from index 0.
    */
   processBatch(n: number, now: number): number;
-  /** Expires idle connections; returns how many were freed. */
-  expire(now: number): number;
+  /**
+   * Expires idle connections at `now` (microseconds); returns how many were freed.
+   * `budget` bounds the work: at most that many slots of the table are examined, from a
+   * cursor that persists between calls and wraps, so calls of `budget` slots every P ms
+   * cover a table of maxConns slots once every maxConns × P / budget ms. 0 (the default)
+   * examines the whole table. Both engines free the same slots in the same order.
+   */
+  expire(now: number, budget?: number): number;
 
   /** Global counters, indexed by C_* (reason r at C_REASON_BASE + r). */
   counters(): number[];
@@ -265,11 +284,12 @@ export interface Engine {
    */
   syncDrain(): number;
   /**
-   * Connection sync, backup side (spec §7.6): creates or updates the entry `c` describes,
-   * bound to the matching dest of the matching service, with the clock at `now` µs.
-   * Returns the entry index, or -EINVAL (not an entry this engine keeps: bad family,
-   * protocol or state, or a template), -ENOENT (no matching service or dest: nothing made),
-   * -EEXIST (a stale message about an entry already replaced) or -ENOMEM.
+   * Connection sync, backup side (spec §7.6): creates or updates the connection or
+   * persistence template `c` describes, bound to the matching dest of the matching service,
+   * with its sequence data if any, and the clock at `now` µs. Returns the entry index, or
+   * -EINVAL (not an entry this engine keeps: bad family, protocol or state, a template
+   * with a client port), -ENOENT (no matching service or dest: nothing made), -EEXIST (a
+   * stale message about an entry already replaced) or -ENOMEM.
    */
   syncConn(c: SyncConnSpec, now: number): number;
 }

@@ -1,12 +1,17 @@
 // The backup role (ip_vs_sync.c sync_thread_backup, ip_vs_process_message): each received
 // datagram is checked (authentication when a key is set, sync_maxlen, size, syncid),
-// decoded whole (wire.ts) and its entries applied to the engine (Engine.syncConn, spec §7.6).
-// Runtime-agnostic; the socket calls receive().
+// decoded whole (wire.ts) and its entries applied to the engine (Engine.syncConn, spec §7.6):
+// connections, persistence templates (so a client keeps its real server after a takeover)
+// and sequence data (a NAT FTP control connection keeps its rewrite offsets). A message's
+// templates go first: the master sends a controller after its entry, and the engine links
+// a connection to its template only when that template is there. Entries carrying
+// persistence-engine data (`--pe sip`) are skipped, as IPVS skips those of an engine it
+// has not loaded: WVS has none. Runtime-agnostic; the socket calls receive().
 // Entries naming a service or real server this director does not have yet stay pending and
 // are retried each tick until their timeout runs out: IPVS keeps such entries unbound and
 // binds them when a later message arrives; the engine keeps only bound entries, so the host
 // holds them instead (bounded, oldest dropped first).
-import { EEXIST, EINVAL, ENOENT } from "../engine/abi.gen.ts";
+import { EEXIST, EINVAL, ENOENT, IP_VS_CONN_F_TEMPLATE } from "../engine/abi.gen.ts";
 import type { Engine } from "../engine/engine.ts";
 import { AUTH_TRAILER_LEN, type SyncAuth } from "./auth.ts";
 import type { ResolvedDaemon } from "./config.ts";
@@ -33,8 +38,13 @@ export interface BackupStats {
   filtered: number;
   entries: number;
   applied: number;
-  /** Skipped by the decoder or refused by the engine (protocol, state, template). */
+  /**
+   * Skipped by the decoder or refused by the engine (protocol, state, a template with a
+   * client port), and those with persistence-engine data.
+   */
   skipped: number;
+  /** Of `skipped`: entries with persistence-engine data (no engine here). */
+  noEngine: number;
   /** Stale messages about replaced entries. */
   stale: number;
   /** Waiting for their service or dest. */
@@ -51,8 +61,13 @@ interface Pending {
 const LOG_EVERY_US = 10_000_000;
 const PENDING_TIMEOUT_S = 180;
 
+const isTemplate = (c: SyncConn) => (c.flags & IP_VS_CONN_F_TEMPLATE) !== 0;
+
+/** The engine's lookup key of an entry (templates have their own table). */
 function key(c: SyncConn): string {
-  return `${c.af}/${c.protocol}/${c.caddr.join(".")}/${c.cport}/${c.vaddr.join(".")}/${c.vport}`;
+  const kind = isTemplate(c) ? "t" : "c";
+  const client = `${c.caddr.join(".")}/${c.cport}`;
+  return `${kind}${c.af}/${c.protocol}/${client}/${c.vaddr.join(".")}/${c.vport}`;
 }
 
 export class SyncBackup {
@@ -64,6 +79,7 @@ export class SyncBackup {
     entries: 0,
     applied: 0,
     skipped: 0,
+    noEngine: 0,
     stale: 0,
     pending: 0,
     lastAppliedUs: 0,
@@ -136,7 +152,8 @@ export class SyncBackup {
     }
     this.stats.skipped += m.skipped.length;
     const now = this.#o.clock();
-    for (const c of m.conns) this.#one(c, now);
+    for (const c of m.conns) if (isTemplate(c)) this.#one(c, now);
+    for (const c of m.conns) if (!isTemplate(c)) this.#one(c, now);
     this.stats.lastAppliedUs = now;
     this.#o.trace?.(
       `wvs sync trace: applied ${messageHash(d)} n=${m.conns.length} at=${(now / 1000).toFixed(1)}`,
@@ -145,6 +162,12 @@ export class SyncBackup {
 
   #one(c: SyncConn, now: number): void {
     this.stats.entries++;
+    if (c.peData || c.peName !== undefined) {
+      // ip_vs_conn_fill_param_sync: "no %s engine found/loaded", the entry is dropped.
+      this.stats.skipped++;
+      this.stats.noEngine++;
+      return;
+    }
     const r = this.#engine.syncConn(c, now);
     if (r >= 0) {
       this.stats.applied++;
@@ -166,9 +189,18 @@ export class SyncBackup {
     }
   }
 
-  /** Retries pending entries (their service or dest may exist now); drops expired ones. */
+  /**
+   * Retries pending entries (their service or dest may exist now), templates first as in a
+   * message; drops expired ones.
+   */
   retry(nowUs: number): void {
+    for (const pass of [true, false]) this.#retry(nowUs, pass);
+    this.stats.pending = this.#pending.size;
+  }
+
+  #retry(nowUs: number, templates: boolean): void {
     for (const [k, p] of this.#pending) {
+      if (isTemplate(p.conn) !== templates) continue;
       if (p.untilUs <= nowUs) {
         this.#pending.delete(k);
         continue;
@@ -179,7 +211,6 @@ export class SyncBackup {
         if (r >= 0) this.stats.applied++;
       }
     }
-    this.stats.pending = this.#pending.size;
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 // The engine's sync records (assembly/abi.ts SR_*), read from its memory after a batch:
 // the seam between the engine's per-packet sync decision and the host's message builder.
+// A record with SR_OPT_SEQ carries the entry's sequence data (sent as option 1).
 // Runtime-agnostic.
 import {
   L_SYNC_RING,
@@ -10,6 +11,10 @@ import {
   SR_DPORT,
   SR_FLAGS,
   SR_FWMARK,
+  SR_IN_SEQ,
+  SR_OPT_SEQ,
+  SR_OPTS,
+  SR_OUT_SEQ,
   SR_PROTO,
   SR_STATE,
   SR_TIMEOUT,
@@ -34,7 +39,7 @@ export function readSyncRecord(mem: Uint8Array, ring: number, i: number): SyncCo
   const af = dv.getUint8(SR_AF) === 10 ? 10 : 2;
   const alen = af === 10 ? 16 : 4;
   const at = (o: number) => mem.slice(r + o, r + o + alen);
-  return {
+  const c: SyncConn = {
     af,
     protocol: dv.getUint8(SR_PROTO),
     flags: dv.getUint32(SR_FLAGS, true),
@@ -48,6 +53,16 @@ export function readSyncRecord(mem: Uint8Array, ring: number, i: number): SyncCo
     vaddr: at(SR_VADDR),
     daddr: at(SR_DADDR),
   };
+  if (dv.getUint8(SR_OPTS) & SR_OPT_SEQ) {
+    const seq = (o: number) => ({
+      initSeq: dv.getUint32(o, true),
+      delta: dv.getUint32(o + 4, true),
+      previousDelta: dv.getUint32(o + 8, true),
+    });
+    c.inSeq = seq(SR_IN_SEQ);
+    c.outSeq = seq(SR_OUT_SEQ);
+  }
+  return c;
 }
 
 /**

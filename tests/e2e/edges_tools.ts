@@ -157,30 +157,42 @@ const PROBE = `
 import socket, sys, time
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
 print("connected", flush=True)
-ok = bad = 0
+ok = stalls = bad = 0
 err = ""
-end = time.time() + float(sys.argv[3])
-while time.time() < end:
-    try:
-        c.sendall(b"ping\\n")
-        got = b""
-        while len(got) < 5:
+def trip():
+    c.sendall(b"ping\\n")
+    got = b""
+    while len(got) < 5:
+        try:
             d = c.recv(16)
-            if not d:
-                raise EOFError("closed by peer")
-            got += d
+        except socket.timeout:
+            # Frames lost before the director reads them: TCP retransmits; keep waiting.
+            global stalls
+            stalls += 1
+            continue
+        if not d:
+            raise EOFError("closed by peer")
+        got += d
+end = time.time() + float(sys.argv[3])
+try:
+    while time.time() < end:
+        trip()
         ok += 1
-    except Exception as e:
-        bad += 1
-        err = repr(e)
-        break
-    time.sleep(0.05)
-print("probe", ok, bad, err, flush=True)
+        time.sleep(0.05)
+    # After the load: the connection must still be there (not evicted, not reset).
+    trip()
+    trip()
+    ok += 2
+except Exception as e:
+    bad += 1
+    err = repr(e)
+print("probe", ok, stalls, bad, err, flush=True)
 `;
 
 /**
  * An established TCP connection to addr:port that round-trips a line every 50 ms for
- * `seconds`; resolves once connected, then `done` gives [round trips, failures, error].
+ * `seconds`, then twice more; resolves once connected, then `done` gives [round trips,
+ * stalls (5 s without an answer, waited out), failures (reset or closed), error].
  */
 export async function startProbe(
   net: Netns,
@@ -188,12 +200,17 @@ export async function startProbe(
   addr: string,
   port: number,
   seconds: number,
-): Promise<{ done: Promise<[number, number, string]> }> {
+): Promise<{ done: Promise<[number, number, number, string]> }> {
   const s = net.spawn(ns, [PYTHON, "-u", "-c", PROBE, addr, String(port), String(seconds)]);
   await s.out.waitFor(/connected/, 10_000);
-  const done = s.out.waitFor(/^probe /, (seconds + 15) * 1000).then((l) => {
-    const [, ok, bad, ...err] = l.split(" ");
-    return [Number(ok), Number(bad), err.join(" ")] as [number, number, string];
+  const done = s.out.waitFor(/^probe /, (seconds + 60) * 1000).then((l) => {
+    const [, ok, stalls, bad, ...err] = l.split(" ");
+    return [Number(ok), Number(stalls), Number(bad), err.join(" ")] as [
+      number,
+      number,
+      number,
+      string,
+    ];
   });
   return { done };
 }

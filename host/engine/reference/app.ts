@@ -178,6 +178,44 @@ export function appSeqUpdate(st: EngineState, r: number, c: number, seq: number,
   }
 }
 
+/**
+ * Entry `slot`'s sequence adjustment into `out` (in {init_seq, delta, previous_delta}, then
+ * out), or zeros when it has no helper record: the sync master's option 1.
+ */
+export function appSeqRead(st: EngineState, slot: number, out: Uint32Array): void {
+  const r = appFind(st, slot);
+  if (r < 0) {
+    out.fill(0);
+    return;
+  }
+  const a = st.edge.app;
+  for (let dir = 0; dir < 2; dir++) {
+    const v = r * 2 + dir;
+    out[dir * 3] = a.init[v];
+    out[dir * 3 + 1] = a.delta[v];
+    out[dir * 3 + 2] = a.prev[v];
+  }
+}
+
+/**
+ * The sync backup's copy of option 1 (ip_vs_proc_conn: cp->in_seq, cp->out_seq), in
+ * appSeqRead's order. Only helper connections read it (appFixSeq), so other entries keep
+ * none; a full record table loses it.
+ */
+export function appSeqWrite(st: EngineState, slot: number, seq: ArrayLike<number>): void {
+  if (!appConn(st, slot)) return;
+  let r = appFind(st, slot);
+  if (r < 0) r = appAlloc(st, slot);
+  if (r < 0) return;
+  const a = st.edge.app;
+  for (let dir = 0; dir < 2; dir++) {
+    const v = r * 2 + dir;
+    a.init[v] = seq[dir * 3] >>> 0;
+    a.delta[v] = seq[dir * 3 + 1] | 0;
+    a.prev[v] = seq[dir * 3 + 2] | 0;
+  }
+}
+
 /** Sets the lookup key of `p` (client words, ports) and returns what it was. */
 function swapKey(p: Packet, w: Uint32Array, o: number): number[] {
   const saved = [p.s0, p.s1, p.s2, p.s3, p.d0, p.d1, p.d2, p.d3, p.sport, p.dport, p.proto, p.af];

@@ -91,6 +91,8 @@ export class ConnTable {
   #top: number;
   readonly #free6: Int32Array;
   #top6: number;
+  /** The next slot a budgeted expire() examines (< max). */
+  #cursor = 0;
   readonly #dests: DestTable;
   readonly #counters: Float64Array;
   // Lookup hints (hint, hintWalk): per frame of a chunk, the walk's node (a bucket index
@@ -474,35 +476,51 @@ export class ConnTable {
     this.expires[c] = (nowMs + TEMPLATE_RETRY * 1000) >>> 0;
   }
 
-  /** Frees every expired entry in slot order; returns how many. */
-  expire(nowMs: number): number {
+  /**
+   * Frees the expired entries among `budget` slots from the expiry cursor, in slot order
+   * (wrapping to 0), and moves the cursor past them; budget 0, or one over `max`, is the
+   * whole table. Returns how many were freed. Same windows, order and passes as
+   * assembly/conn.ts connExpire (ARCHITECTURE.md, Expiry), so the free stacks agree.
+   */
+  expire(nowMs: number, budget = 0): number {
+    const max = this.max;
+    if (max === 0) return 0;
+    const span = budget > 0 && budget <= max ? budget : max;
+    const start = this.#cursor;
+    this.#cursor = start + span >= max ? start + span - max : start + span;
     let n = 0;
     let deferred = 0;
     const af = this.af;
-    // Pass 1: entries that control nothing. Pass 2: the controllers met with nControl > 0
-    // (templates): pass 1 may have freed their last connection, as the kernel's per-entry
-    // timers would have (a connection's timer fires before its template's).
-    for (let c = 0; c < this.max; c++) {
+    // Pass 1: entries that control nothing. Pass 2: the window's controllers met with
+    // nControl > 0 (templates): pass 1 may have freed their last connection, as the
+    // kernel's per-entry timers would have (a connection's timer fires before its
+    // template's). A template whose expired connection sits in a later window of the lap
+    // is retried rather than freed: within a lap, slot order stands for time.
+    let c = start;
+    for (let i = 0; i < span; i++) {
       if (af[c] !== 0 && this.isExpired(c, nowMs)) {
         if (this.nControl[c] !== 0) {
           deferred++;
-          continue;
+        } else {
+          this.free(c);
+          n++;
         }
-        this.free(c);
-        n++;
       }
+      if (++c === max) c = 0;
     }
-    for (let c = 0; deferred > 0 && c < this.max; c++) {
+    c = start;
+    for (let i = 0; deferred > 0 && i < span; i++) {
       if (af[c] !== 0 && this.isExpired(c, nowMs)) {
         deferred--;
         // A controller is kept while it controls entries, and retried later.
         if (this.nControl[c] !== 0) {
           this.retry(c, nowMs);
-          continue;
+        } else {
+          this.free(c);
+          n++;
         }
-        this.free(c);
-        n++;
       }
+      if (++c === max) c = 0;
     }
     return n;
   }

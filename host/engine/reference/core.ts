@@ -583,11 +583,14 @@ export function processBatch(st: EngineState, n: number, now: number): number {
   return nTx;
 }
 
-/** Frees idle connections (ARCHITECTURE.md, Expiry); returns how many. */
-export function expire(st: EngineState, now: number): number {
+/**
+ * Frees idle connections among `budget` slots from the expiry cursor (0: the whole table;
+ * ARCHITECTURE.md, Expiry); returns how many. `budget` is an integer in [0, 2^32).
+ */
+export function expire(st: EngineState, now: number, budget: number): number {
   const nowMs = Math.floor(now / 1000) >>> 0;
   st.sched.nowMs = nowMs;
-  const n = st.conns.expire(nowMs);
+  const n = st.conns.expire(nowMs, budget);
   // The schedulers' timers (lblc/lblcr cache GC), in service order.
   const svcs = st.svcs;
   for (let s = 0; s < svcs.max; s++) {

@@ -224,6 +224,7 @@ export function addDest(
   if (d < 0) return -ENOMEM;
   dests.used[d] = 1;
   dests.neighGen[d] = 0; // a reused slot must not inherit the old record's next hop
+  dests.pmtu[d] = 0; // nor its learned path MTU
   dests.af[d] = spec.af;
   dests.addr.set(w, d * 4);
   dests.port[d] = spec.port;

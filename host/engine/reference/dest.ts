@@ -52,6 +52,9 @@ export class DestTable {
   /** The dest's next hop (NeighTable entry or -1), valid while neighGen = NeighTable.gen. */
   readonly neigh: Int32Array;
   readonly neighGen: Uint32Array;
+  /** Path MTU toward the dest learned from tunnel errors (0: none) and when, ms (pmtu.ts). */
+  readonly pmtu: Uint32Array;
+  readonly pmtuAt: Uint32Array;
   readonly stats: Float64Array;
   readonly #svcs: ServiceTable;
   readonly #free: Int32Array;
@@ -85,6 +88,8 @@ export class DestTable {
     this.svc = new Int32Array(max);
     this.neigh = new Int32Array(max);
     this.neighGen = new Uint32Array(max); // 0: never valid (gen starts at 1)
+    this.pmtu = new Uint32Array(max);
+    this.pmtuAt = new Uint32Array(max);
     this.stats = createStats(max);
     this.#free = Int32Array.from({ length: max }, (_, k) => max - 1 - k);
     this.#top = max;

@@ -4,10 +4,12 @@
 // NAT real server's side). The error follows the connection with the entry's forwarding
 // method; for NAT the outer address, the quoted address and port and the checksums are
 // rewritten. Counted as a packet of that direction; no state change, no timer refresh, no
-// in_pkts. Anything else is passed (icmp_unrelated). Mirrors assembly/icmp.ts.
+// in_pkts. Anything else is passed (icmp_unrelated). An error whose quote is one of our IPIP /
+// IPv6-in-IP packets goes to icmp_tunnel.ts instead. Mirrors assembly/icmp.ts.
 // Runtime-agnostic.
 import * as abi from "../abi.gen.ts";
 import { PK_ICMP } from "./edge.ts";
+import { icmpTunnel } from "./icmp_tunnel.ts";
 import type { EngineState, Packet } from "./state.ts";
 import * as stats from "./stats.ts";
 import * as bytesWire from "./wire/bytes.ts";
@@ -25,6 +27,8 @@ const {
   C_OUT_PKTS,
   IP_VS_DEST_F_AVAILABLE,
   IPPROTO_ICMPV6,
+  IPPROTO_IPIP,
+  IPPROTO_IPV6,
   IPPROTO_TCP,
   IPPROTO_UDP,
   R_ICMP_BAD_CSUM,
@@ -52,9 +56,18 @@ const {
 const TCP_CHECKSUM = 16;
 const UDP_CHECKSUM = 6;
 
-/** Reads the quoted packet into p.inner*; false when it has no readable TCP/UDP ports. */
-function parseQuoted(u8: Uint8Array, p: Packet, v4: boolean, end: number): boolean {
-  const ip = p.th + ICMP_HEADER_LEN;
+/**
+ * Reads the IP header quoted at `ip` (IPv4 if `v4`; `end`: the end of the ICMP payload) into
+ * p.inner*: the header, where its payload starts, its protocol. False when it cannot be read
+ * or is a non-first fragment.
+ */
+export function parseQuoted(
+  u8: Uint8Array,
+  p: Packet,
+  ip: number,
+  end: number,
+  v4: boolean,
+): boolean {
   const avail = end - ip;
   let off;
   let proto;
@@ -83,8 +96,6 @@ function parseQuoted(u8: Uint8Array, p: Packet, v4: boolean, end: number): boole
       off += hl;
     }
   }
-  if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return false;
-  if (off + 4 > avail) return false;
   p.innerIp = ip;
   p.innerL4 = ip + off;
   p.innerEnd = end;
@@ -92,8 +103,14 @@ function parseQuoted(u8: Uint8Array, p: Packet, v4: boolean, end: number): boole
   return true;
 }
 
+/** The quote read by parseQuoted is TCP or UDP with at least its two ports. */
+export function quotedPorts(p: Packet): boolean {
+  const proto = p.innerProto;
+  return (proto === IPPROTO_TCP || proto === IPPROTO_UDP) && p.innerL4 + 4 <= p.innerEnd;
+}
+
 /** The unfolded sum over the ICMP message (and, for ICMPv6, its pseudo header). */
-function icmpSum(dv: DataView, p: Packet, v4: boolean, len: number): number {
+export function icmpSum(dv: DataView, p: Packet, v4: boolean, len: number): number {
   let s = 0;
   if (!v4) s = sumBytes(dv, p.ip + IPV6_SRC, 32, 0) + swap16(len) + (IPPROTO_ICMPV6 << 8);
   return sumBytes(dv, p.th, len, s);
@@ -109,7 +126,11 @@ export function icmpRelay(st: EngineState, p: Packet): number {
   if (len < ICMP_HEADER_LEN) return R_TRUNC_L4;
   const type = u8[p.th];
   if (v4 ? !icmpIsRelayedError(type) : !icmp6IsError(type)) return R_NOT_L4;
-  if (!parseQuoted(u8, p, v4, end)) return R_ICMP_UNRELATED;
+  if (!parseQuoted(u8, p, p.th + ICMP_HEADER_LEN, end, v4)) return R_ICMP_UNRELATED;
+  // An error about one of our own tunnel packets (spec §4.7, last bullet): icmp_tunnel.ts.
+  const quoted = p.innerProto;
+  if (quoted === IPPROTO_IPIP || quoted === IPPROTO_IPV6) return icmpTunnel(st, p, v4);
+  if (!quotedPorts(p)) return R_ICMP_UNRELATED;
   const ip = p.innerIp;
   const l4 = p.innerL4;
   const src = ip + (v4 ? IPV4_SRC : IPV6_SRC);

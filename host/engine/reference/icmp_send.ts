@@ -1,8 +1,9 @@
 // ICMP and ICMPv6 errors the engine generates (ip_vs_core.c ip_vs_leave, ip_vs_xmit.c
 // decrement_ttl and ensure_mtu_is_adequate): port unreachable when no real server is
 // available, time exceeded when the TTL runs out, fragmentation needed / packet too big with
-// the MTU that did not fit. Built in the RX frame's engine-owned slot (batch + rx) and sent
-// as an extra TX descriptor; the frame itself is dropped with its reason. Never about an
+// the MTU that did not fit; and errors about the client packet inside a tunnel error
+// (icmp_tunnel.ts, icmpSendAbout). Built in the RX frame's engine-owned slot (batch + rx)
+// and sent as an extra TX descriptor; the frame itself is dropped with its reason. Never about an
 // ICMP error, never to a source that is not a unicast host, rate-limited by one token bucket
 // (icmp_msgs_per_sec, icmp_msgs_burst). Source: the packet's destination for in-direction
 // packets (the VIP), else the egress port's address. Mirrors assembly/icmp_send.ts.
@@ -13,6 +14,7 @@ import { FRAG_LATER } from "./frag.ts";
 import type { EngineState, Packet } from "./state.ts";
 import * as bytesWire from "./wire/bytes.ts";
 import * as checksumWire from "./wire/checksum.ts";
+import * as ethernetWire from "./wire/ethernet.ts";
 import * as icmpWire from "./wire/icmp.ts";
 import * as ipv4Wire from "./wire/ipv4.ts";
 import * as ipv6Wire from "./wire/ipv6.ts";
@@ -39,6 +41,7 @@ const {
 } = abi;
 const { store16be, swap16 } = bytesWire;
 const { finish, sumBytes, sumHeader } = checksumWire;
+const { ETHERTYPE_IPV4, ETHERTYPE_IPV6 } = ethernetWire;
 const {
   ICMP6_ERROR_MAX,
   ICMP_CHECKSUM,
@@ -104,17 +107,42 @@ function icmpSend(
 ): void {
   // Never an error about an error, nor about a fragment other than the first (RFC 1122).
   if (p.kind === PK_ICMP || p.frag === FRAG_LATER) return;
+  icmpEmit(st, p, p.af, p.ip, p.iplen, out, type, code, info);
+}
+
+/**
+ * Builds and queues an error of family `af` about the packet whose IP header is at `at`, of
+ * which `len` bytes may be quoted, to its source. The RX frame's L2 header is the model; its
+ * EtherType follows `af` (a tunnel error may be about a packet of the other family).
+ */
+function icmpEmit(
+  st: EngineState,
+  p: Packet,
+  af: number,
+  at: number,
+  len: number,
+  out: boolean,
+  type: number,
+  code: number,
+  info: number,
+): void {
   const u8 = st.u8;
   const dv = st.dv;
   const ctr = st.counters;
-  const v4 = p.af === AF_INET;
-  const ipSrc = p.ip + (v4 ? IPV4_SRC : IPV6_SRC);
-  const ipDst = p.ip + (v4 ? IPV4_DST : IPV6_DST);
+  const v4 = af === AF_INET;
+  const ipSrc = at + (v4 ? IPV4_SRC : IPV6_SRC);
+  const ipDst = at + (v4 ? IPV4_DST : IPV6_DST);
   if (!unicastHost(u8, v4, ipSrc) || !unicastHost(u8, v4, ipDst)) {
     ctr[C_ICMP_SUPPRESSED]++;
     return;
   }
-  const n = st.neigh.lookup(p.af, p.s0, p.s1, p.s2, p.s3);
+  const n = v4 ? st.neigh.lookup(af, dv.getUint32(ipSrc, true), 0, 0, 0) : st.neigh.lookup(
+    af,
+    dv.getUint32(ipSrc, true),
+    dv.getUint32(ipSrc + 4, true),
+    dv.getUint32(ipSrc + 8, true),
+    dv.getUint32(ipSrc + 12, true),
+  );
   if (n < 0) {
     ctr[C_ICMP_SUPPRESSED]++;
     return;
@@ -133,6 +161,7 @@ function icmpSend(
   const g = st.slots + slot * SLOT_SIZE + HEADROOM;
   const l3 = p.l3;
   u8.copyWithin(g, p.base, p.base + l3);
+  store16be(u8, g + l3 - 2, v4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
   dv.setUint32(g, st.neigh.macLo[n], true);
   dv.setUint16(g + 4, st.neigh.macHi[n], true);
   dv.setUint32(g + 6, ports.macLo[port], true);
@@ -140,14 +169,14 @@ function icmpSend(
   const ip = g + l3;
   const hlen = v4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
   const most = v4 ? ICMP_ERROR_MAX : ICMP6_ERROR_MAX;
-  const quote = Math.min(p.iplen, most - hlen - ICMP_HEADER_LEN);
+  const quote = Math.min(len, most - hlen - ICMP_HEADER_LEN);
   const mlen = ICMP_HEADER_LEN + quote;
   const m = ip + hlen;
   u8[m] = type;
   u8[m + 1] = code;
   dv.setUint16(m + ICMP_CHECKSUM, 0, true);
   dv.setUint32(m + ICMP_REST, info >>> 0);
-  u8.copyWithin(m + ICMP_HEADER_LEN, p.ip, p.ip + quote);
+  u8.copyWithin(m + ICMP_HEADER_LEN, at, at + quote);
   if (v4) {
     u8[ip] = 0x45;
     u8[ip + 1] = ICMP_TOS;
@@ -158,8 +187,12 @@ function icmpSend(
     u8[ip + 8] = ICMP_TTL;
     u8[ip + 9] = IPPROTO_ICMP;
     dv.setUint16(ip + IPV4_CHECKSUM, 0, true);
-    dv.setUint32(ip + IPV4_SRC, out ? ports.addr4[port] : p.d0, true);
-    dv.setUint32(ip + IPV4_DST, p.s0, true);
+    dv.setUint32(
+      ip + IPV4_SRC,
+      out ? ports.addr4[port] : dv.getUint32(ipDst, true),
+      true,
+    );
+    dv.setUint32(ip + IPV4_DST, dv.getUint32(ipSrc, true), true);
     dv.setUint16(ip + IPV4_CHECKSUM, finish(sumHeader(dv, ip, IPV4_HEADER_LEN)), true);
     dv.setUint16(m + ICMP_CHECKSUM, finish(sumBytes(dv, m, mlen, 0)), true);
   } else {
@@ -186,6 +219,24 @@ function icmpSend(
   dv.setUint16(t + TXD_PORT + 2, 0, true);
   dv.setUint32(t + TXD_RX, p.rx, true);
   ctr[C_ICMP_SENT]++;
+}
+
+/**
+ * An error about the client packet a tunnel error quotes (icmp_tunnel.ts): family `af`, IP
+ * header at `at`, `len` bytes quoted; from the packet's destination (the VIP) to its source.
+ * The caller has checked that the packet is TCP or UDP and not a later fragment.
+ */
+export function icmpSendAbout(
+  st: EngineState,
+  p: Packet,
+  af: number,
+  at: number,
+  len: number,
+  type: number,
+  code: number,
+  info: number,
+): void {
+  icmpEmit(st, p, af, at, len, false, type, code, info);
 }
 
 /** No real server (ip_vs_leave): port unreachable to the client; returns R_NO_DEST. */

@@ -145,25 +145,32 @@ function invalidate(st: EngineState, c: number): void {
   st.templates.link(c);
 }
 
-/** A template for dest `d` with the key in st.templates.key; -1 when the table is full. */
-function create(
+/**
+ * A template for dest `d` keyed (af, proto, st.templates.key, vport), bound and linked
+ * (ip_vs_conn_new with TEMPLATE): the scheduler's and the sync backup's. `flags` are added
+ * to TEMPLATE and the dest's. -1 when the table is full.
+ */
+export function tplAdd(
   st: EngineState,
-  p: Packet,
   svc: number,
   d: number,
+  af: number,
   proto: number,
   vport: number,
   dportW: number,
+  state: number,
+  flags: number,
+  timeoutMs: number,
   nowMs: number,
 ): number {
   const conns = st.conns;
   const dests = st.dests;
-  if (!conns.hasRoom(p.af)) return -1;
-  const c = conns.take(p.af);
+  if (!conns.hasRoom(af)) return -1;
+  const c = conns.take(af);
   const k = st.templates.key;
   const da = dests.addr;
   const dw = d * 4;
-  if (p.af === AF_INET) {
+  if (af === AF_INET) {
     conns.caddr[c] = k[0];
     conns.vaddr[c] = k[4];
     conns.daddr[c] = da[dw];
@@ -176,20 +183,19 @@ function create(
     conns.daddr[c] = da[dw + 3];
     st.counters[C_CONNS6]++;
   }
-  conns.af[c] = p.af;
+  conns.af[c] = af;
   conns.proto[c] = proto;
-  conns.state[c] = IP_VS_CTPL_S_NONE;
+  conns.state[c] = state;
   const fwd = dests.fwd[d];
-  conns.flags[c] = IP_VS_CONN_F_TEMPLATE | fwd | IP_VS_CONN_F_INACTIVE |
+  conns.flags[c] = IP_VS_CONN_F_TEMPLATE | fwd | IP_VS_CONN_F_INACTIVE | flags |
     (fwd === IP_VS_CONN_F_MASQ ? 0 : IP_VS_CONN_F_NOOUTPUT);
   conns.cport[c] = 0;
   conns.vport[c] = vport;
   conns.dport[c] = dportW;
   conns.dest[c] = d;
   conns.svc[c] = svc;
-  const timeout = Math.min(st.svcs.timeout[svc], MAX_TIMEOUT) * 1000;
-  conns.timeout[c] = timeout;
-  conns.expires[c] = (nowMs + timeout) >>> 0;
+  conns.timeout[c] = timeoutMs;
+  conns.expires[c] = (nowMs + timeoutMs) >>> 0;
   conns.inPkts[c] = 0;
   conns.nControl[c] = 0;
   conns.control[c] = -1;
@@ -226,16 +232,12 @@ function clientNet(svcs: ServiceTable, svc: number, p: Packet, k: Uint32Array): 
 }
 
 /**
- * Steps 9-10 for a persistent service: the dest of a usable template for the client's
- * network, or a freshly scheduled one with a new template. Sets st.templates.tpl; on
- * failure returns NO_DEST with st.templates.err (R_NO_DEST, R_CONN_FULL).
+ * Writes the template key of packet `p` for service `svc` into st.templates.key (client
+ * network, vaddr) and returns (protocol << 16) | vport (wire order).
  */
-export function persistSchedule(st: EngineState, p: Packet, svc: number, nowMs: number): number {
-  const tc = st.templates;
+function keyOf(st: EngineState, p: Packet, svc: number): number {
   const svcs = st.svcs;
-  const conns = st.conns;
-  tc.tpl = -1;
-  const k = tc.key;
+  const k = st.templates.key;
   clientNet(svcs, svc, p, k);
   // The template key (spec §2.4): the service port for ordinary services; vport 0 for
   // FTP (21) and for packets reaching a port-zero or fwmark service; fwmark services use
@@ -257,6 +259,35 @@ export function persistSchedule(st: EngineState, p: Packet, svc: number, nowMs: 
       (fwmark >>> 24)) >>> 0;
     k[5] = k[6] = k[7] = 0;
   }
+  return (proto << 16) | vport;
+}
+
+/**
+ * The live template a new connection of packet `p` to persistent service `svc` would go
+ * through, without scheduling or touching it (the sync backup links its connections to
+ * it); -1 if none or expired.
+ */
+export function persistLookup(st: EngineState, p: Packet, svc: number, nowMs: number): number {
+  const pv = keyOf(st, p, svc);
+  const t = st.templates.find(p.af, pv >>> 16, pv & 0xffff);
+  return t >= 0 && !st.conns.isExpired(t, nowMs) ? t : -1;
+}
+
+/**
+ * Steps 9-10 for a persistent service: the dest of a usable template for the client's
+ * network, or a freshly scheduled one with a new template. Sets st.templates.tpl; on
+ * failure returns NO_DEST with st.templates.err (R_NO_DEST, R_CONN_FULL).
+ */
+export function persistSchedule(st: EngineState, p: Packet, svc: number, nowMs: number): number {
+  const tc = st.templates;
+  const svcs = st.svcs;
+  const conns = st.conns;
+  tc.tpl = -1;
+  const pv = keyOf(st, p, svc);
+  const proto = pv >>> 16;
+  const vport = pv & 0xffff;
+  const svcPort = svcs.portW[svc];
+  const atPort = p.dport === svcPort;
   let t = tc.find(p.af, proto, vport);
   if (t >= 0 && conns.isExpired(t, nowMs)) {
     if (conns.nControl[t] === 0) {
@@ -278,7 +309,8 @@ export function persistSchedule(st: EngineState, p: Packet, svc: number, nowMs: 
       return NO_DEST;
     }
     const dportW = atPort && svcPort !== FTP_WIRE ? st.dests.portW[d] : 0;
-    t = create(st, p, svc, d, proto, vport, dportW, nowMs);
+    const timeout = Math.min(svcs.timeout[svc], MAX_TIMEOUT) * 1000;
+    t = tplAdd(st, svc, d, p.af, proto, vport, dportW, IP_VS_CTPL_S_NONE, 0, timeout, nowMs);
     if (t < 0) {
       tc.err = R_CONN_FULL;
       return NO_DEST;
@@ -293,9 +325,14 @@ export function persistSchedule(st: EngineState, p: Packet, svc: number, nowMs: 
 /** ip_vs_control_add + ip_vs_conn_put(template): entry `c` is controlled by the template. */
 export function persistAttach(st: EngineState, c: number, nowMs: number): void {
   const t = st.templates.tpl;
+  tplControl(st, c, t);
+  tplTouch(st, t, nowMs);
+}
+
+/** ip_vs_control_add: entry `c` is controlled by template `t` (it keeps `t` alive). */
+export function tplControl(st: EngineState, c: number, t: number): void {
   st.conns.control[c] = t;
   st.conns.nControl[t]++;
-  tplTouch(st, t, nowMs);
 }
 
 /**

@@ -4,7 +4,9 @@
 // IPv4 tunnels with pmtu_disc = 0, ICMP errors whose DF IPVS ignores) → two fragments, the
 // second in the frame's engine-owned slot as an extra TX descriptor. Only an option-less
 // IPv4 header is fragmented (a tunnel's outer header, or the packet's own). Decided before
-// transmit writes a byte. Mirrors assembly/pmtu.ts. Runtime-agnostic.
+// transmit writes a byte. The learned path MTU toward a tunnel dest (pmtuLearn, pmtuRoute)
+// lowers the port MTU for TUN: it comes from fragmentation needed / packet too big about our
+// own tunnel packets (icmp_tunnel.ts). Mirrors assembly/pmtu.ts. Runtime-agnostic.
 import * as abi from "../abi.gen.ts";
 import { PK_ICMP } from "./edge.ts";
 import { icmpTooBig } from "./icmp_send.ts";
@@ -14,6 +16,7 @@ import * as checksumWire from "./wire/checksum.ts";
 
 const {
   AF_INET,
+  C_PMTU_LEARNED,
   HEADROOM,
   R_MTU_EXCEEDED,
   R_NONE,
@@ -34,6 +37,54 @@ const IP6_MIN_MTU = 1280;
 const IP4_MF = 0x2000;
 const IP4_OFFSET_MASK = 0x1fff;
 const IP4_HEADER_LEN = 20;
+const IP6_HEADER_LEN = 40;
+
+/**
+ * How long a learned path MTU lasts (ms): Linux's ip_rt_mtu_expires, 10 minutes, measured as
+ * unsigned elapsed engine time (u32 ms) since it was learned or confirmed; reading an expired
+ * entry clears it (see assembly/pmtu.ts for the wrap-around this leaves).
+ */
+export const PMTU_EXPIRE_MS = 600_000;
+/** Linux's min_pmtu default (512 + 20 + 20): no IPv4 path is believed to be smaller. */
+const PMTU_MIN4 = 552;
+
+/** The MTU toward dest `d` through a port of MTU `mtu`: lowered by a live learned PMTU. */
+export function pmtuRoute(st: EngineState, d: number, mtu: number): number {
+  const dests = st.dests;
+  const learned = dests.pmtu[d];
+  if (learned === 0) return mtu;
+  if (((st.sched.nowMs - dests.pmtuAt[d]) >>> 0) >= PMTU_EXPIRE_MS) {
+    dests.pmtu[d] = 0; // expired: forgotten
+    return mtu;
+  }
+  return Math.min(learned, mtu);
+}
+
+/**
+ * Learns `reported` as the path MTU toward dest `d` (port MTU `mtu`, outer header of family
+ * `outer4`, client packets of family `inner4`): only ever lowers it (an equal report renews
+ * it); counted as C_PMTU_LEARNED. Lower reports count as the floor: 552 / 1280 for the outer
+ * family, and at least what carries a smallest client path (see assembly/pmtu.ts).
+ */
+export function pmtuLearn(
+  st: EngineState,
+  d: number,
+  reported: number,
+  mtu: number,
+  outer4: boolean,
+  inner4: boolean,
+): void {
+  const outer = outer4 ? IP4_HEADER_LEN : IP6_HEADER_LEN;
+  const floor = Math.max(
+    outer4 ? PMTU_MIN4 : IP6_MIN_MTU,
+    outer + (inner4 ? IP4_MIN_MTU : IP6_MIN_MTU),
+  );
+  const m = Math.max(reported, floor);
+  if (m > pmtuRoute(st, d, mtu)) return;
+  st.dests.pmtu[d] = m;
+  st.dests.pmtuAt[d] = st.sched.nowMs;
+  st.counters[C_PMTU_LEARNED]++;
+}
 
 /** True when `payload` bytes behind an `hl`-byte header fit two fragments of `mtu`. */
 function twoFragments(mtu: number, hl: number, payload: number): boolean {

@@ -137,8 +137,8 @@ export class ReferenceEngine implements Engine {
     return processBatch(this.#st, n, now);
   }
 
-  expire(now: number): number {
-    return expire(this.#st, now);
+  expire(now: number, budget = 0): number {
+    return expire(this.#st, now, budget >= 1 ? Math.min(Math.floor(budget), 0xffff_ffff) : 0);
   }
 
   counters(): number[] {

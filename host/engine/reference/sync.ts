@@ -1,13 +1,18 @@
 // Connection sync in the reference engine (ip_vs_sync.c; spec ipvs-data-plane.md §7.5, §7.6),
 // the twin of assembly/sync.ts. Master side: syncPacket() runs after every in-direction
 // packet while the master role is on and copies the entries IPVS would send (the entry,
-// then its controllers) into the sync ring in shared memory (abi.ts SR_* records). Backup
-// side: syncConn() creates or updates an entry from one decoded sync entry.
+// then its controllers) into the sync ring in shared memory (abi.ts SR_* records, with
+// sequence data). Backup side: syncConn() creates or updates a connection or a persistence
+// template from one decoded sync entry, links connections to their templates, and keeps
+// an FTP control connection's sequence data.
 // Invariants: nothing on the packet path allocates; the ring never overflows; an entry's
-// INACTIVE flag mirrors its state's activity class. Runtime-agnostic.
+// INACTIVE flag mirrors its state's activity class (a template's is always set).
+// Runtime-agnostic.
 import * as abi from "../abi.gen.ts";
 import type { SyncConnSpec, SyncParams } from "../engine.ts";
+import { appDrop, appFind, appSeqRead, appSeqWrite } from "./app.ts";
 import { CONN6_WORDS } from "./conn.ts";
+import { persistLookup, tplAdd, tplControl } from "./persist.ts";
 import { TCP_ACTIVE } from "./proto/tcp.ts";
 import { type EngineState, Packet } from "./state.ts";
 import { swap16 } from "./wire/bytes.ts";
@@ -20,6 +25,7 @@ const {
   EINVAL,
   ENOENT,
   ENOMEM,
+  IPPROTO_IP,
   IPPROTO_TCP,
   IPPROTO_UDP,
   IP_VS_CONN_F_BACKUP_MASK,
@@ -29,8 +35,11 @@ const {
   IP_VS_CONN_F_MASQ,
   IP_VS_CONN_F_NOOUTPUT,
   IP_VS_CONN_F_ONE_PACKET,
+  IP_VS_CONN_F_SEQ_MASK,
   IP_VS_CONN_F_SYNC,
   IP_VS_CONN_F_TEMPLATE,
+  IP_VS_CTPL_S_ASSURED,
+  IP_VS_SVC_F_PERSISTENT,
   SR_AF,
   SR_CADDR,
   SR_CPORT,
@@ -38,6 +47,9 @@ const {
   SR_DPORT,
   SR_FLAGS,
   SR_FWMARK,
+  SR_IN_SEQ,
+  SR_OPT_SEQ,
+  SR_OPTS,
   SR_PROTO,
   SR_STATE,
   SR_TIMEOUT,
@@ -46,7 +58,9 @@ const {
   SYNC_PERIOD_DEFAULT,
   SYNC_REC_SIZE,
   SYNC_RING_PER_FRAME,
+  SYNC_TEMPLATE_TIMEOUT,
   SYNC_THRESHOLD_DEFAULT,
+  SYS_IP_UNPRIVILEGED_PORT_START,
   T_TCP_BASE,
   T_UDP,
   TCP_S_CLOSE,
@@ -62,6 +76,8 @@ const TCP_SYNC_STATES = (1 << TCP_S_ESTABLISHED) | (1 << TCP_S_FIN_WAIT) | (1 <<
   (1 << TCP_S_CLOSE_WAIT) | (1 << TCP_S_TIME_WAIT);
 /** Largest timeout, s, whose value in ms fits the wrap-safe i32 expiry compare. */
 const MAX_TIMEOUT = 2147483;
+/** Scratch of one entry's sequence data: in {init, delta, previous}, out {…}. */
+const SEQ = new Uint32Array(6);
 
 /** The sync settings and per-entry sync history (IPVS's cp->old_state, cp->sync_endtime). */
 export class SyncState {
@@ -175,7 +191,10 @@ function needed(st: EngineState, c: number, pkts: number, now: number): boolean 
   return true;
 }
 
-/** Copies entry `c` into the next ring record (entries whose dest is of another family are not sent). */
+/**
+ * Copies entry `c` into the next ring record, with its sequence data when it has SEQ flags
+ * (entries whose dest is of another family are not sent).
+ */
 function record(st: EngineState, c: number): void {
   const s = st.sync;
   if (s.n >= s.cap) return;
@@ -197,6 +216,11 @@ function record(st: EngineState, c: number): void {
   const svc = conns.svc[c];
   dv.setUint32(r + SR_FWMARK, svc >= 0 && svc < st.svcs.max ? st.svcs.fwmark[svc] : 0, true);
   dv.setUint32(r + SR_TIMEOUT, Math.floor(conns.timeout[c] / 1000), true);
+  if (conns.flags[c] & IP_VS_CONN_F_SEQ_MASK) {
+    dv.setUint8(r + SR_OPTS, SR_OPT_SEQ);
+    appSeqRead(st, c, SEQ);
+    for (let k = 0; k < 6; k++) dv.setUint32(r + SR_IN_SEQ + 4 * k, SEQ[k], true);
+  }
   if (af === AF_INET) {
     dv.setUint32(r + SR_CADDR, conns.caddr[c], true);
     dv.setUint32(r + SR_VADDR, conns.vaddr[c], true);
@@ -252,27 +276,77 @@ export function syncPacket(st: EngineState, c: number, now: number): void {
 
 // ---- Backup ------------------------------------------------------------------------------
 
+/** Port 21 in wire order: FTP templates have vport 0 (persist.ts). */
+const FTP_WIRE = 21 << 8;
+/** findDest's port for "any port". */
+const ANY_PORT = -1;
+
 function words(a: Uint8Array, out: Uint32Array): void {
   const dv = new DataView(a.buffer, a.byteOffset, a.byteLength);
   out.fill(0);
   for (let k = 0; k < a.length >>> 2; k++) out[k] = dv.getUint32(4 * k, true);
 }
 
-/** The listed dest of `svc` with address words `w` and wire-order port `portW`, or -1. */
+/** The listed dest of `svc` with address words `w` and wire-order port `portW` (or ANY_PORT), or -1. */
 function findDest(st: EngineState, svc: number, af: number, w: Uint32Array, portW: number): number {
   const dests = st.dests;
   const h = dests.head(svc);
   for (let d = dests.next[h]; d !== h; d = dests.next[d]) {
     const o = d * 4;
     if (
-      dests.af[d] === af && dests.portW[d] === portW && dests.addr[o] === w[0] &&
-      dests.addr[o + 1] === w[1] && dests.addr[o + 2] === w[2] && dests.addr[o + 3] === w[3]
+      dests.af[d] === af && (portW === ANY_PORT || dests.portW[d] === portW) &&
+      dests.addr[o] === w[0] && dests.addr[o + 1] === w[1] && dests.addr[o + 2] === w[2] &&
+      dests.addr[o + 3] === w[3]
     ) return d;
   }
   return -1;
 }
 
-/** Sets state, INACTIVE (from the state's class, moving the dest count), in_pkts and timer. */
+/**
+ * ip_vs_find_dest, first half: the service (ip_vs_service_find with its fallbacks), or -1;
+ * a TCP template of vport 0 also names the port-21 service (WVS; assembly/sync.ts syncSvc).
+ */
+function syncSvc(st: EngineState, p: Packet, fwmark: number, template: boolean): number {
+  const svcs = st.svcs;
+  const s = svcs.lookup(
+    p.af,
+    p.proto,
+    p.d0,
+    p.d1,
+    p.d2,
+    p.d3,
+    p.dport,
+    fwmark,
+    st.sysctl[SYS_IP_UNPRIVILEGED_PORT_START],
+  );
+  if (s >= 0 || !template || p.dport !== 0 || p.proto !== IPPROTO_TCP) return s;
+  return svcs.findExact(p.af, p.proto, p.d0, p.d1, p.d2, p.d3, FTP_WIRE);
+}
+
+/**
+ * ip_vs_find_dest, second half: (daddr, port), then (daddr, port ^ dport), port 0 for a
+ * fwmark service without NAT; a template of dport 0 takes the first dest at daddr (WVS;
+ * assembly/sync.ts syncDest).
+ */
+function syncDest(
+  st: EngineState,
+  svc: number,
+  c: SyncConnSpec,
+  flags: number,
+  template: boolean,
+): number {
+  const dportW = swap16(c.dport & 0xffff);
+  const port = c.fwmark && (flags & IP_VS_CONN_F_FWD_MASK) !== IP_VS_CONN_F_MASQ ? 0 : dportW;
+  let d = findDest(st, svc, c.af, W_DADDR, port);
+  if (d < 0 && (port ^ dportW) !== port) d = findDest(st, svc, c.af, W_DADDR, port ^ dportW);
+  if (d < 0 && template && dportW === 0) d = findDest(st, svc, c.af, W_DADDR, ANY_PORT);
+  return d;
+}
+
+/**
+ * Sets state, in_pkts and timer, and the flags: INACTIVE of a connection from its state's
+ * class (moving the dest count); a template's stays set.
+ */
 function setState(
   st: EngineState,
   c: number,
@@ -282,16 +356,21 @@ function setState(
   now: number,
 ): void {
   const conns = st.conns;
+  const template = (flags & IP_VS_CONN_F_TEMPLATE) !== 0;
   const tcp = conns.proto[c] === IPPROTO_TCP;
-  const active = tcp && TCP_ACTIVE[state] !== 0;
+  const active = !template && tcp && TCP_ACTIVE[state] !== 0;
   const wasActive = (conns.flags[c] & IP_VS_CONN_F_INACTIVE) === 0;
   const d = conns.dest[c];
   // setActive keeps the scheduler indexes current.
-  if (active !== wasActive) st.dests.setActive(d, active);
+  if (!template && active !== wasActive) st.dests.setActive(d, active);
   conns.flags[c] = (flags & ~IP_VS_CONN_F_INACTIVE) | (active ? 0 : IP_VS_CONN_F_INACTIVE);
   conns.state[c] = state;
   conns.inPkts[c] = st.sync.threshold;
-  const t = timeoutS > 0 ? timeoutS : st.timeoutSec[tcp ? T_TCP_BASE + state : T_UDP];
+  const t = timeoutS > 0
+    ? timeoutS
+    : template
+    ? SYNC_TEMPLATE_TIMEOUT
+    : st.timeoutSec[tcp ? T_TCP_BASE + state : T_UDP];
   const ms = Math.min(t, MAX_TIMEOUT) * 1000;
   conns.timeout[c] = ms;
   conns.expires[c] = (now + ms) >>> 0;
@@ -301,43 +380,57 @@ function setState(
 const W_ADDR = new Uint32Array(4);
 const W_DADDR = new Uint32Array(4);
 
-/**
- * ip_vs_proc_conn: updates the entry with `c`'s in key, or creates one bound to the matching
- * dest of the matching service. Returns the entry index or -EINVAL / -ENOENT / -EEXIST /
- * -ENOMEM, as assembly/sync.ts documents.
- */
-export function syncConn(st: EngineState, c: SyncConnSpec, nowUs: number): number {
-  const now = Math.floor(nowUs / 1000) >>> 0;
-  const af = c.af;
-  const alen = af === AF_INET ? 4 : 16;
-  if (
-    (af !== AF_INET && af !== AF_INET6) || !(c.caddr instanceof Uint8Array) ||
-    c.caddr.length !== alen || c.vaddr?.length !== alen || c.daddr?.length !== alen
-  ) return -EINVAL;
-  const proto = c.protocol;
-  const state = c.state;
-  const msgFlags = c.flags >>> 0;
-  const flags = (msgFlags & IP_VS_CONN_F_BACKUP_MASK) | IP_VS_CONN_F_SYNC;
-  if (flags & IP_VS_CONN_F_TEMPLATE) return -EINVAL;
-  if (
-    proto === IPPROTO_TCP
-      ? !(state >= 0 && state < TCP_S_COUNT)
-      : proto !== IPPROTO_UDP || state !== 0
-  ) {
-    return -EINVAL;
+/** A template entry: updated (SEQ bits, state, timer; never its dest) or made (assembly/sync.ts syncTemplate). */
+function syncTemplate(
+  st: EngineState,
+  p: Packet,
+  c: SyncConnSpec,
+  flags: number,
+  now: number,
+): number {
+  const conns = st.conns;
+  const tc = st.templates;
+  // The template key: client network and vaddr words as the message carries them.
+  const k = tc.key;
+  words(c.caddr, W_ADDR);
+  k.set(W_ADDR, 0);
+  words(c.vaddr, W_ADDR);
+  k.set(W_ADDR, 4);
+  let e = tc.find(p.af, p.proto, p.dport);
+  if (e >= 0 && conns.isExpired(e, now) && conns.nControl[e] === 0) {
+    conns.free(e);
+    e = -1;
   }
+  if (e >= 0) {
+    const keep = conns.flags[e] & ~IP_VS_CONN_F_SEQ_MASK;
+    setState(st, e, c.state, keep | (flags & IP_VS_CONN_F_SEQ_MASK), c.timeout >>> 0, now);
+    return e;
+  }
+  const svc = syncSvc(st, p, c.fwmark >>> 0, true);
+  if (svc < 0) return -ENOENT;
+  const d = syncDest(st, svc, c, flags, true);
+  if (d < 0) return -ENOENT;
+  const extra = flags & ~(IP_VS_CONN_F_FWD_MASK | IP_VS_CONN_F_NOOUTPUT | IP_VS_CONN_F_TEMPLATE);
+  const dportW = swap16(c.dport & 0xffff);
+  e = tplAdd(st, svc, d, p.af, p.proto, p.dport, dportW, c.state, extra, 0, now);
+  if (e < 0) return -ENOMEM;
+  setState(st, e, c.state, conns.flags[e], c.timeout >>> 0, now);
+  st.sync.end[e] = (now & ~3) >>> 0;
+  return e;
+}
+
+/** A connection entry: updated, or made bound to the backup's dest (assembly/sync.ts syncEntry). */
+function syncEntry(
+  st: EngineState,
+  p: Packet,
+  c: SyncConnSpec,
+  msgFlags: number,
+  flags: number,
+  now: number,
+): number {
+  const af = c.af;
+  const state = c.state;
   const timeoutS = c.timeout >>> 0;
-  const p = st.sync.scratch;
-  p.af = af;
-  p.proto = proto;
-  p.sport = swap16(c.cport & 0xffff);
-  p.dport = swap16(c.vport & 0xffff);
-  const w = W_ADDR;
-  words(c.caddr, w);
-  [p.s0, p.s1, p.s2, p.s3] = w;
-  words(c.vaddr, w);
-  [p.d0, p.d1, p.d2, p.d3] = w;
-  words(c.daddr, W_DADDR);
   const dportW = swap16(c.dport & 0xffff);
   const conns = st.conns;
   let e = conns.inGet(p);
@@ -361,19 +454,12 @@ export function syncConn(st: EngineState, c: SyncConnSpec, nowUs: number): numbe
   if (e >= 0) {
     const keep = conns.flags[e] & ~IP_VS_CONN_F_BACKUP_UPD_MASK;
     setState(st, e, state, keep | (flags & IP_VS_CONN_F_BACKUP_UPD_MASK), timeoutS, now);
+    syncControl(st, p, e, now);
     return e;
   }
-  // New entry: service by fwmark, then by (proto, vaddr, vport); dest by (daddr, dport), for
-  // fwmark services without NAT first with port 0 (ip_vs_find_dest).
-  const svcs = st.svcs;
-  let svc = c.fwmark ? svcs.findFwmark(af, c.fwmark >>> 0) : -1;
-  if (svc < 0) svc = svcs.findExact(af, proto, p.d0, p.d1, p.d2, p.d3, p.dport);
+  const svc = syncSvc(st, p, c.fwmark >>> 0, false);
   if (svc < 0) return -ENOENT;
-  let d = -1;
-  if (c.fwmark && (flags & IP_VS_CONN_F_FWD_MASK) !== IP_VS_CONN_F_MASQ) {
-    d = findDest(st, svc, af, W_DADDR, 0);
-  }
-  if (d < 0) d = findDest(st, svc, af, W_DADDR, dportW);
+  const d = syncDest(st, svc, c, flags, false);
   if (d < 0) return -ENOENT;
   if (!conns.hasRoom(af)) return -ENOMEM;
   const dests = st.dests;
@@ -384,7 +470,78 @@ export function syncConn(st: EngineState, c: SyncConnSpec, nowUs: number): numbe
   e = conns.create(p, d, dests.port[d] === 0 ? p.dport : dests.portW[d], f, svc);
   dests.bind(d);
   st.counters[C_CONN_NEW]++;
+  // A helper record left by an earlier entry in this slot is not this one's.
+  const old = appFind(st, e);
+  if (old >= 0) appDrop(st, old);
   setState(st, e, state, f, timeoutS, now);
   st.sync.end[e] = (now & ~3) >>> 0;
+  syncControl(st, p, e, now);
+  return e;
+}
+
+/** Links a persistent service's connection to its template (WVS; assembly/sync.ts syncControl). */
+function syncControl(st: EngineState, p: Packet, e: number, now: number): void {
+  const conns = st.conns;
+  if (conns.control[e] >= 0) return;
+  const svc = conns.svc[e];
+  if ((st.svcs.flags[svc] & IP_VS_SVC_F_PERSISTENT) === 0) return;
+  const t = persistLookup(st, p, svc, now);
+  if (t >= 0 && conns.dest[t] === conns.dest[e]) tplControl(st, e, t);
+}
+
+/**
+ * ip_vs_proc_conn: a template or connection entry is updated or created bound to the
+ * matching dest of the matching service, and takes the sequence data if any. Returns the
+ * entry index or -EINVAL / -ENOENT / -EEXIST / -ENOMEM, as assembly/sync.ts documents.
+ */
+export function syncConn(st: EngineState, c: SyncConnSpec, nowUs: number): number {
+  const now = Math.floor(nowUs / 1000) >>> 0;
+  const af = c.af;
+  const alen = af === AF_INET ? 4 : 16;
+  if (
+    (af !== AF_INET && af !== AF_INET6) || !(c.caddr instanceof Uint8Array) ||
+    c.caddr.length !== alen || c.vaddr?.length !== alen || c.daddr?.length !== alen
+  ) return -EINVAL;
+  const proto = c.protocol;
+  const state = c.state;
+  const msgFlags = c.flags >>> 0;
+  const flags = (msgFlags & IP_VS_CONN_F_BACKUP_MASK) | IP_VS_CONN_F_SYNC;
+  const template = (flags & IP_VS_CONN_F_TEMPLATE) !== 0;
+  if (template) {
+    // IPVS only logs a template state past ASSURED; WVS refuses it, and a template with a
+    // client port (a persistence engine's), which no packet lookup would match.
+    if (!(state >= 0 && state <= IP_VS_CTPL_S_ASSURED) || (c.cport & 0xffff) !== 0) return -EINVAL;
+    if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP && proto !== IPPROTO_IP) return -EINVAL;
+  } else if (
+    proto === IPPROTO_TCP
+      ? !(state >= 0 && state < TCP_S_COUNT)
+      : proto !== IPPROTO_UDP || state !== 0
+  ) {
+    return -EINVAL;
+  }
+  const p = st.sync.scratch;
+  p.af = af;
+  p.proto = proto;
+  p.sport = swap16(c.cport & 0xffff);
+  p.dport = swap16(c.vport & 0xffff);
+  const w = W_ADDR;
+  words(c.caddr, w);
+  [p.s0, p.s1, p.s2, p.s3] = w;
+  words(c.vaddr, w);
+  [p.d0, p.d1, p.d2, p.d3] = w;
+  words(c.daddr, W_DADDR);
+  const e = template
+    ? syncTemplate(st, p, c, flags, now)
+    : syncEntry(st, p, c, msgFlags, flags, now);
+  if (e >= 0 && (c.inSeq || c.outSeq)) {
+    const i = c.inSeq, o = c.outSeq;
+    SEQ[0] = i?.initSeq ?? 0;
+    SEQ[1] = i?.delta ?? 0;
+    SEQ[2] = i?.previousDelta ?? 0;
+    SEQ[3] = o?.initSeq ?? 0;
+    SEQ[4] = o?.delta ?? 0;
+    SEQ[5] = o?.previousDelta ?? 0;
+    appSeqWrite(st, e, SEQ);
+  }
   return e;
 }

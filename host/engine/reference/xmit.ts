@@ -15,7 +15,7 @@ import * as ipv6Wire from "./wire/ipv6.ts";
 import * as tcpWire from "./wire/tcp.ts";
 import { natEdge, PK_L4 } from "./edge.ts";
 import { icmpTimeExceeded } from "./icmp_send.ts";
-import { ip4FragmentOut, mtuCheck } from "./pmtu.ts";
+import { ip4FragmentOut, mtuCheck, pmtuRoute } from "./pmtu.ts";
 
 // Hot-path bindings as module-local consts: see state.ts, "Why local consts".
 const {
@@ -206,8 +206,9 @@ export function transmit(
   }
   if (n < 0) return R_NO_NEIGH;
   const port = neigh.port[n];
-  const mtu = st.ports.mtu[port];
   const tun = fwd === IP_VS_CONN_F_TUNNEL;
+  // TUN: the path MTU learned from errors about our tunnel packets, if lower (pmtu.ts).
+  const mtu = tun ? pmtuRoute(st, d, st.ports.mtu[port]) : st.ports.mtu[port];
   const outer4 = dests.af[d] === AF_INET;
   let hdr = 0;
   if (tun) hdr = outer4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;

@@ -24,7 +24,7 @@ interface WvsExports {
   ): number;
   layout(): number;
   processBatch(n: number, now: number): number;
-  expire(now: number): number;
+  expire(now: number, budget: number): number;
   setSysctl(index: number, value: number): void;
   setTimeouts(tcp: number, tcpfin: number, udp: number): void;
   getTimeout(slot: number): number;

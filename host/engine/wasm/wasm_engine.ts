@@ -79,6 +79,9 @@ import {
   SR_DPORT,
   SR_FLAGS,
   SR_FWMARK,
+  SR_IN_SEQ,
+  SR_OPT_SEQ,
+  SR_OPTS,
   SR_PROTO,
   SR_STATE,
   SR_TIMEOUT,
@@ -382,8 +385,10 @@ class WasmEngine implements Engine {
     return this.#x.processBatch(count, Number.isFinite(now) ? now : 0) >>> 0;
   }
 
-  expire(now: number): number {
-    return this.#x.expire(Number.isFinite(now) ? now : 0) >>> 0;
+  expire(now: number, budget = 0): number {
+    // As the reference engine's: a whole number of slots, 0 (or NaN) meaning all of them.
+    const slots = budget >= 1 ? Math.min(Math.floor(budget), 0xffff_ffff) : 0;
+    return this.#x.expire(Number.isFinite(now) ? now : 0, slots) >>> 0;
   }
 
   // ---- Introspection ----------------------------------------------------------------
@@ -566,6 +571,15 @@ class WasmEngine implements Engine {
     this.#putBytes(SR_CADDR, c.caddr, 16);
     this.#putBytes(SR_VADDR, c.vaddr, 16);
     this.#putBytes(SR_DADDR, c.daddr, 16);
+    if (c.inSeq || c.outSeq) {
+      this.#put8(SR_OPTS, SR_OPT_SEQ);
+      [c.inSeq, c.outSeq].forEach((q, i) => {
+        const at = SR_IN_SEQ + 12 * i;
+        this.#put32(at, q?.initSeq ?? 0);
+        this.#put32(at + 4, q?.delta ?? 0);
+        this.#put32(at + 8, q?.previousDelta ?? 0);
+      });
+    }
     return this.#x.syncConn(Number.isFinite(now) ? now : 0) | 0;
   }
 }
