@@ -46,6 +46,12 @@ export interface PortConfig {
    * which real server, and are the tunnel source addresses.
    */
   addrs?: string[];
+  /**
+   * Addresses that move with the VIPs in a failover pair ("198.18.1.254/24"): answered for
+   * and announced only while this director serves (not as a standby). The real servers'
+   * default gateway of a NAT pair is one, as keepalived's virtual addresses are.
+   */
+  floating?: string[];
   /** Override of the MAC (default: /sys/class/net/<if>/address; required for TAP). */
   mac?: string;
   mtu?: number;
@@ -161,6 +167,7 @@ export interface PortPlan {
   ifname: string;
   backend: "af_packet" | "tap";
   addrs: Prefixed[];
+  floating: Prefixed[];
   mac: Uint8Array | null;
   mtu: number | null;
   keepOffloads: boolean;
@@ -303,9 +310,10 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
     const backend = p.backend ?? "af_packet";
     if (backend !== "af_packet" && backend !== "tap") fail(where, `unknown backend ${backend}`);
     if (backend === "tap" && !p.mac) fail(where, "a TAP port needs its own mac");
-    let addrs: Prefixed[];
+    let addrs: Prefixed[], floating: Prefixed[];
     try {
       addrs = (p.addrs ?? []).map(parsePrefixed);
+      floating = (p.floating ?? []).map(parsePrefixed);
     } catch (e) {
       fail(where, (e as Error).message);
     }
@@ -324,6 +332,7 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
       ifname: p.ifname,
       backend,
       addrs,
+      floating,
       mac,
       mtu: p.mtu ?? null,
       keepOffloads: p.keepOffloads === true,

@@ -145,3 +145,18 @@ Deno.test("control: services may be left out, and bad settings are named", () =>
   );
   assert.throws(() => planDirector({ ...BASE, maxDests: 0 }), /maxDests: bad capacity 0/);
 });
+
+Deno.test("floating addresses are parsed per port and kept apart from the port's own", () => {
+  const p = planDirector({
+    ...BASE,
+    ports: [{ ifname: "eth1", addrs: ["198.18.1.251/24"], floating: ["198.18.1.254/24"] }],
+  });
+  assert.deepEqual(p.ports[0].addrs.map((a) => formatIp(a.addr)), ["198.18.1.251"]);
+  assert.deepEqual(p.ports[0].floating.map((a) => `${formatIp(a.addr)}/${a.len}`), [
+    "198.18.1.254/24",
+  ]);
+  assert.throws(
+    () => planDirector({ ...BASE, ports: [{ ifname: "eth1", floating: ["nowhere"] }] }),
+    /ports\[0\]/,
+  );
+});

@@ -117,6 +117,8 @@ export interface DirectorOptions {
    * until `takeover()`.
    */
   standby?: boolean;
+  /** Per port: addresses that, like the VIPs, are owned only while not a standby. */
+  floating?: Prefixed[][];
 }
 
 /**
@@ -169,6 +171,7 @@ export class Director {
   #neighFull = false;
   #sync?: { afterBatch(nowUs: number): void; tick(nowUs: number): void };
   #standby: boolean;
+  #floating: Prefixed[][];
   #clock: () => number;
   #wait: (ports: readonly FramePort[], timeoutMs: number) => Promise<void>;
   #log: (line: string) => void;
@@ -202,6 +205,7 @@ export class Director {
     this.#learnTraffic = o.learnFromTraffic ?? true;
     this.#sync = o.sync;
     this.#standby = o.standby ?? false;
+    this.#floating = o.ports.map((_, i) => o.floating?.[i] ?? []);
     this.#clock = o.clock ?? defaultClock;
     this.#wait = o.wait ?? ((_p, ms) => new Promise((r) => setTimeout(r, ms)));
     this.#log = o.log ?? ((l) => console.log(l));
@@ -287,7 +291,11 @@ export class Director {
     this.#hasMasq = this.#services.some((s) =>
       s.dests.some((d) => (d.fwd & IP_VS_CONN_F_FWD_MASK) === IP_VS_CONN_F_MASQ)
     );
-    this.#owned = this.ports.map((p) => new Set(p.addrs.map((a) => ipKey(a.addr))));
+    this.#owned = this.ports.map((p, i) =>
+      new Set(
+        [...p.addrs, ...(this.#standby ? [] : this.#floating[i])].map((a) => ipKey(a.addr)),
+      )
+    );
     // A firewall-mark service has no VIP of its own to answer for.
     for (const s of this.#standby ? [] : this.#services.filter((x) => x.spec.fwmark === 0)) {
       // A VIP is announced where its prefix is on-link, or on every port if none is.
@@ -678,6 +686,9 @@ export class Director {
   #ownedAddrs(port: number, len: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (const a of this.ports[port].addrs) if (a.addr.length === len) out.push(a.addr);
+    if (!this.#standby) {
+      for (const a of this.#floating[port]) if (a.addr.length === len) out.push(a.addr);
+    }
     for (const s of this.#services) {
       if (s.spec.addr.length === len && this.#owned[port].has(ipKey(s.spec.addr))) {
         out.push(s.spec.addr);

@@ -110,7 +110,11 @@ export async function readPlan(
 export function restartNeeded(a: DirectorPlan, b: DirectorPlan): string | null {
   const portKey = (p: DirectorPlan) =>
     JSON.stringify(
-      p.ports.map((x) => [x.ifname, x.backend, x.addrs.map((y) => [...y.addr, y.len])]),
+      p.ports.map((x) => [
+        x.ifname,
+        x.backend,
+        [...x.addrs, ...x.floating].map((y) => [...y.addr, y.len]),
+      ]),
     );
   if (portKey(a) !== portKey(b)) return "ports";
   const { seed: _a, ...ea } = a.engineConfig;
@@ -158,6 +162,7 @@ export async function startInProcess(rt: DirectorRuntime, plan: DirectorPlan): P
     clock,
     sync,
     standby: plan.sync?.standby ?? false,
+    floating: plan.ports.map((p) => p.floating),
   });
   try {
     director.setup();

@@ -116,6 +116,7 @@ async function start(m: Extract<ToWorker, { type: "init" }>): Promise<WorkerIo> 
     engine,
     ports,
     services: plan.services,
+    floating: plan.ports.map((p) => p.floating),
     gateways: plan.gateways,
     primary: index === 0,
     roundLimit: plan.round,

@@ -17,9 +17,16 @@ const MAC = {
   rs: (i: number) => `02:00:00:00:01:0${i + 1}`,
 };
 
-async function toBridge(net: Netns, ns: string, ifname: string, mac: string): Promise<void> {
-  await net.veth(ns, ifname, "sw", `p-${ns}`, mac);
-  await net.ip("sw", "link", "set", `p-${ns}`, "master", "br0");
+async function toBridge(
+  net: Netns,
+  ns: string,
+  ifname: string,
+  mac: string,
+  br = "br0",
+): Promise<void> {
+  const swPort = br === "br0" ? `p-${ns}` : `p-${ns}-${ifname}`;
+  await net.veth(ns, ifname, "sw", swPort, mac);
+  await net.ip("sw", "link", "set", swPort, "master", br);
   try {
     await net.exec(ns, ["ethtool", "-K", ifname, "tso", "off", "gso", "off"]);
   } catch { /* no ethtool: small segments only */ }
@@ -54,6 +61,42 @@ export async function buildFailover(net: Netns): Promise<void> {
       await net.sysctl(n, `net.ipv4.conf.${k}.arp_announce`, 2);
     }
     await net.addr(n, "lo", `${VIP}/32`);
+  }
+}
+
+/** NAT pair: the real servers' segment and their default gateway, which floats. */
+export const NAT_RS = ["198.18.1.11", "198.18.1.12", "198.18.1.13"];
+export const NAT_GW = "198.18.1.254";
+export const NAT_BACK = { lb1: "198.18.1.251", lb2: "198.18.1.252" };
+
+/**
+ * The NAT pair: the DR segment's front (client, directors' eth0) and a back segment
+ * (directors' eth1, real servers) on a second bridge; the real servers route through
+ * NAT_GW, a floating address of whichever director serves.
+ *
+ *  cl, lb1 eth0, lb2 eth0 ── br0 (ns sw) │ br1 (ns sw) ── lb1 eth1, lb2 eth1, rs1..3
+ */
+export async function buildNatFailover(net: Netns): Promise<void> {
+  for (const n of ["cl", "lb1", "lb2", "rs1", "rs2", "rs3", "sw"]) await net.addNs(n);
+  for (const br of ["br0", "br1"]) {
+    await net.ip("sw", "link", "add", br, "type", "bridge", "mcast_snooping", "0");
+    await net.ip("sw", "link", "set", br, "up");
+  }
+  await toBridge(net, "cl", "eth0", MAC.cl);
+  await net.addr("cl", "eth0", `${CLIENT}/24`);
+  for (const lb of ["lb1", "lb2"] as const) {
+    await toBridge(net, lb, "eth0", MAC[lb]);
+    await toBridge(net, lb, "eth1", MAC[lb].replace(/:00:f/, ":01:f"), "br1");
+    for (const i of ["eth0", "eth1"]) await net.sysctl(lb, `net.ipv6.conf.${i}.disable_ipv6`, 1);
+  }
+  await net.veth("lb1", "sync0", "lb2", "sync0");
+  await net.addr("lb1", "sync0", `${SYNC_ADDR.lb1}/24`);
+  await net.addr("lb2", "sync0", `${SYNC_ADDR.lb2}/24`);
+  for (let i = 0; i < 3; i++) {
+    const n = `rs${i + 1}`;
+    await toBridge(net, n, "eth0", MAC.rs(i), "br1");
+    await net.addr(n, "eth0", `${NAT_RS[i]}/24`);
+    await net.ip(n, "route", "add", "default", "via", NAT_GW);
   }
 }
 
