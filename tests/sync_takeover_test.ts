@@ -13,7 +13,7 @@ import {
   SCHED_WLC,
 } from "../host/engine/abi.gen.ts";
 import type { ResolvedDaemon } from "../host/sync/config.ts";
-import { type IfaceInfo, SyncManager, type SyncTransport } from "../host/sync/sync.ts";
+import { SyncManager } from "../host/sync/sync.ts";
 import { decodeMessage, encodeMessages, type SyncConn } from "../host/sync/wire.ts";
 import { Frame, ipBytes } from "./fixtures/packet_builder.ts";
 import {
@@ -27,32 +27,11 @@ import {
   svc,
   VIP,
 } from "./fixtures/lab.ts";
+import { MemNet } from "./fixtures/sync_memnet.ts";
 
 const T0 = 1_700_000_000_000_000;
 /** One client per /24 network: with wlc and weights 3/2/1 the master spreads them. */
 const CLIENTS = ["198.18.2.10", "198.18.3.10", "198.18.4.10", "198.18.5.10"];
-
-/** A segment in memory: what the master sends reaches every receiver. */
-class MemNet implements SyncTransport {
-  readonly sent: Uint8Array[] = [];
-  #rx = new Set<(d: Uint8Array) => void>();
-  iface(name: string): IfaceInfo | null {
-    return name === "sync0" ? { addr4: "198.18.9.1", addr6: null, mtu: 1500 } : null;
-  }
-  openSender(_d: ResolvedDaemon) {
-    return {
-      send: (m: Uint8Array) => {
-        this.sent.push(m);
-        for (const f of this.#rx) f(m);
-      },
-      close: () => {},
-    };
-  }
-  openReceiver(_d: ResolvedDaemon, on: (d: Uint8Array) => void) {
-    this.#rx.add(on);
-    return { close: () => this.#rx.delete(on) };
-  }
-}
 
 const conf = (state: "master" | "backup"): DaemonConf => ({
   state,

@@ -10,36 +10,11 @@ import { ENGINES, setupLab, SMALL_CONFIG, VIP } from "../../tests/fixtures/lab.t
 import { DIRECTOR_MAC, GW_MAC } from "../../tests/fixtures/lab.ts";
 import { Frame } from "../../tests/fixtures/packet_builder.ts";
 import { SyncAuth } from "./auth.ts";
-import type { ResolvedDaemon } from "./config.ts";
-import { type IfaceInfo, SyncManager, type SyncTransport } from "./sync.ts";
+import { SyncManager } from "./sync.ts";
 import { decodeMessage } from "./wire.ts";
+import { MemNet } from "../../tests/fixtures/sync_memnet.ts";
 
 const T0 = 1_700_000_000_000_000;
-
-/** A segment in memory: what any master sends reaches every backup (and a tap). */
-class MemNet implements SyncTransport {
-  readonly sent: Uint8Array[] = [];
-  #rx = new Set<(d: Uint8Array) => void>();
-  iface(name: string): IfaceInfo | null {
-    return name === "sync0" ? { addr4: "198.18.9.1", addr6: null, mtu: 1500 } : null;
-  }
-  openSender(_d: ResolvedDaemon) {
-    return {
-      send: (m: Uint8Array) => {
-        this.sent.push(m);
-        for (const f of this.#rx) f(m);
-      },
-      close: () => {},
-    };
-  }
-  openReceiver(_d: ResolvedDaemon, on: (d: Uint8Array) => void) {
-    this.#rx.add(on);
-    return { close: () => this.#rx.delete(on) };
-  }
-  inject(d: Uint8Array): void {
-    for (const f of this.#rx) f(d);
-  }
-}
 
 const conf = (state: "master" | "backup", more: Partial<DaemonConf> = {}): DaemonConf => ({
   state,
