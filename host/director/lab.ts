@@ -2,15 +2,15 @@
 //
 //   sudo deno task lab                     # NAT, rr, 9 curls, then tear down
 //   sudo deno task lab --mode dr           # direct routing: replies bypass the director
-//   sudo deno task lab --sched wrr --requests 12 --engine ts
+//   sudo deno task lab --sched wrr --requests 12 --engine ts   # any ipvsadm scheduler
 //   sudo deno task lab --keep              # leave it up; Ctrl-C tears it down
 //
 // It builds network namespaces wvs<pid>-{cl,lb,sw,rs1,rs2,rs3} (addresses from
 // 198.18.0.0/15 only; the root namespace is not touched), starts a web server
 // in each real-server namespace (nginx if installed, else python3 -m
-// http.server) answering with its name, starts the director (main.ts) in `lb`,
-// curls the VIP from `cl` and prints which real server answered, then the
-// director's per-server counters. Everything is deleted on exit, also on error
+// http.server) answering with its name, starts the director (main.ts) in `lb`
+// with a control socket, loads the service with `wvsadm -R`, curls the VIP from
+// `cl` and prints which real server answered, then `wvsadm -L -n --stats`. Everything is deleted on exit, also on error
 // or Ctrl-C. Needs root, iproute2, python3 or nginx, and curl. Deno-specific.
 import { parseArgs } from "node:util";
 import {
@@ -30,6 +30,7 @@ import {
   type Topology,
 } from "../../tests/e2e/topology.ts";
 import type { DirectorConfig } from "./config.ts";
+import { wvsadm } from "../wvsadm.ts";
 
 const NGINX_CONF = (root: string, port: number, pidDir: string) => `
 daemon off; worker_processes 1; pid ${pidDir}/nginx.pid; error_log stderr;
@@ -98,27 +99,37 @@ async function main(): Promise<number> {
       `wvs lab: real servers up (${useNginx ? "nginx" : "python3 http.server"}): ` +
         topo.rs.map((r) => `${r.name} ${r.addr4}:${port}`).join(", "),
     );
+    // The director runs with a control socket; the service comes from wvsadm, as an
+    // operator would give it (any scheduler ipvsadm knows).
+    const socket = `${await net.tempDir("wvs-lab-ctl-")}/wvs.sock`;
     const config: DirectorConfig = {
       engine: values.engine === "ts" ? "ts" : "wasm",
       ports: topo.ports,
-      services: [{
-        protocol: "tcp",
-        addr: topo.vip4,
-        port: 80,
-        sched: values.sched as "rr" | "wrr" | "wlc",
-        dests: topo.rs.map((r, i) => ({
-          addr: r.addr4,
-          port,
-          fwd: mode === "dr" ? "route" as const : "masq" as const,
-          weight: values.sched === "wrr" ? 3 - i : 1,
-        })),
-      }],
+      services: [],
+      control: { socket },
     };
     const d = await startDirector(net, config, (l) => {
       if (values.verbose || l.startsWith("wvs director up") || l.startsWith("wvs director ready")) {
         console.log(`  ${l}`);
       }
     });
+    const adm = (args: string[], stdin = "") => wvsadm(args, () => Promise.resolve(stdin), socket);
+    const svc = `-t ${topo.vip4}:80`;
+    const rules = [
+      `-A ${svc} -s ${values.sched}`,
+      ...topo.rs.map((r, i) =>
+        `-a ${svc} -r ${r.addr4}:${port} ${mode === "dr" ? "-g" : "-m"} -w ${
+          ["wrr", "wlc", "sed", "nq"].includes(values.sched) ? 3 - i : 1
+        }`
+      ),
+    ].join("\n") + "\n";
+    console.log(`wvs lab: wvsadm -R <<EOF\n${rules}EOF`);
+    const loaded = await adm(["-R"], rules);
+    if (loaded.status !== 0) {
+      console.error(`wvs lab: ${loaded.stderr.trim()}`);
+      await stopDirector(net, d);
+      return 2;
+    }
     const n = Number(values.requests);
     console.log(`wvs lab: ${n} × curl http://${topo.vip4}/ from ${net.ns("cl")}:`);
     const results = await curlMany(net, "cl", `http://${topo.vip4}/`, n);
@@ -129,29 +140,17 @@ async function main(): Promise<number> {
         }`,
       );
     });
+    console.log("wvs lab: wvsadm -L -n --stats");
+    console.log((await adm(["-L", "-n", "--stats"])).stdout.trimEnd().replace(/^/gm, "  "));
     if (values.keep) {
       console.log(
-        `wvs lab: up. Try: sudo ip netns exec ${
-          net.ns("cl")
-        } curl http://${topo.vip4}/  — Ctrl-C to tear down`,
+        `wvs lab: up. Try: sudo ip netns exec ${net.ns("cl")} curl http://${topo.vip4}/\n` +
+          `               WVS_SOCKET=${socket} deno task wvsadm -- -L -n\n` +
+          `         Ctrl-C to tear down`,
       );
       await new Promise(() => {});
     }
     const r = await stopDirector(net, d);
-    for (const s of r.stats?.services ?? []) {
-      console.log(
-        `wvs lab: director counters for ${s.vip} (${values.sched}, ${
-          mode === "dr" ? "Route" : "Masq"
-        }):`,
-      );
-      for (const x of s.dests) {
-        console.log(
-          `  -> ${x.addr.padEnd(14)} conns ${String(x.conns).padStart(4)}  inPkts ${
-            String(x.inPkts).padStart(5)
-          }  outPkts ${String(x.outPkts).padStart(5)}`,
-        );
-      }
-    }
     const failed = results.filter((x) => x.exit !== 0).length;
     console.log(`wvs lab: ${n - failed}/${n} answered; tearing down`);
     return failed === 0 && r.code === 0 ? 0 : 1;
