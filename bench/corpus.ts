@@ -13,15 +13,29 @@ function sumRange(b: Uint8Array, start: number, end: number, init: number): numb
 
 /** Client address and port of flow `i`: 198.18.0.0/16 hosts × ports. */
 export function flowClient(i: number): { addr: number; port: number } {
-  return { addr: (198 << 24) | (18 << 16) | ((i >>> 8) & 0xff) << 8 | (1 + (i & 0xff) % 254), port: 1024 + ((i >>> 16) * 7919 + (i & 0xff)) % 64000 };
+  return {
+    addr: (198 << 24) | (18 << 16) | ((i >>> 8) & 0xff) << 8 | (1 + (i & 0xff) % 254),
+    port: 1024 + ((i >>> 16) * 7919 + (i & 0xff)) % 64000,
+  };
 }
 
 /**
  * IPv4/TCP frames of flows [0, n) towards `vip:vport`, from one template
  * with `flags` and `payload` bytes; client address and port vary per flow.
  */
-export function tcpFlows(vip: string, vport: number, n: number, flags: string, payload = 0, ttl = 64): Uint8Array[] {
-  const tpl = Frame.eth().ipv4({ src: "198.18.0.1", dst: vip, df: true, ttl }).tcp({ sport: 1, dport: vport, flags })
+export function tcpFlows(
+  vip: string,
+  vport: number,
+  n: number,
+  flags: string,
+  payload = 0,
+  ttl = 64,
+): Uint8Array[] {
+  const tpl = Frame.eth().ipv4({ src: "198.18.0.1", dst: vip, df: true, ttl }).tcp({
+    sport: 1,
+    dport: vport,
+    flags,
+  })
     .payload(new Uint8Array(payload)).build();
   const out: Uint8Array[] = [];
   const seen = new Set<number>();

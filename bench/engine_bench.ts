@@ -40,7 +40,13 @@ async function prepare(kind: number, config: EngineConfig, warm: Packed[]): Prom
   return io;
 }
 
-function group(name: string, ios: BenchIo[], data: Packed, now = () => NOW, before?: (io: BenchIo, t: number) => void) {
+function group(
+  name: string,
+  ios: BenchIo[],
+  data: Packed,
+  now = () => NOW,
+  before?: (io: BenchIo, t: number) => void,
+) {
   ENGINES.forEach((m, k) => {
     Deno.bench({
       name: `${m.name} engine`,
@@ -99,7 +105,13 @@ for (const flows of [1_000, 1_000_000]) {
   const syns = new Packed(tcpFlows(VIP.nat4, 80, N, "S"));
   const ios = await Promise.all(ENGINES.map((_, k) => prepare(k, cfg(1 << 18), [])));
   let t = NOW;
-  group("new connections, NAT SYN", ios, syns, () => (t += 1e9), (io, now) => io.engine.expire(now));
+  group(
+    "new connections, NAT SYN",
+    ios,
+    syns,
+    () => (t += 1e9),
+    (io, now) => io.engine.expire(now),
+  );
 }
 
 // DR and TUN, established, 1e3 flows.

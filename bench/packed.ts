@@ -4,7 +4,14 @@
 // for what the NIC or AF_PACKET does; `copyOnly` measures it alone so the
 // engine's own cost is (full − copy).
 import type { Engine } from "../host/engine/engine.ts";
-import { HEADROOM, L_BATCH, L_RX_DESC, L_SLOTS, RXD_SIZE, SLOT_SIZE } from "../host/engine/abi.gen.ts";
+import {
+  HEADROOM,
+  L_BATCH,
+  L_RX_DESC,
+  L_SLOTS,
+  RXD_SIZE,
+  SLOT_SIZE,
+} from "../host/engine/abi.gen.ts";
 
 export const STRIDE = 128;
 
@@ -17,7 +24,9 @@ export class Packed {
     const bytes = new Uint8Array(frames.length * STRIDE);
     this.lens = new Uint16Array(frames.length);
     frames.forEach((f, i) => {
-      if (f.length > STRIDE) throw new RangeError(`frame ${i} is ${f.length} bytes, over the stride`);
+      if (f.length > STRIDE) {
+        throw new RangeError(`frame ${i} is ${f.length} bytes, over the stride`);
+      }
       bytes.set(f, i * STRIDE);
       this.lens[i] = f.length;
     });
@@ -70,6 +79,8 @@ export class BenchIo {
 
   /** The copy alone, for the I/O floor. */
   copyOnly(p: Packed): void {
-    for (let i = 0; i < p.count; i += this.batch) this.#fill(p, i, Math.min(this.batch, p.count - i));
+    for (let i = 0; i < p.count; i += this.batch) {
+      this.#fill(p, i, Math.min(this.batch, p.count - i));
+    }
   }
 }

@@ -8,15 +8,15 @@ import { FrameIo } from "../host/engine/frames.ts";
 import {
   AF_INET,
   AF_INET6,
-  IP_VS_CONN_F_DROUTE,
-  IP_VS_CONN_F_MASQ,
-  SCHED_RR,
   C_CONN_DROPPED,
   C_COUNT,
   C_ICMP_SENT,
   C_ICMP_SUPPRESSED,
   C_PMTU_LEARNED,
+  IP_VS_CONN_F_DROUTE,
+  IP_VS_CONN_F_MASQ,
   REASON_NAMES,
+  SCHED_RR,
   SYS_AMEMTHRESH,
   SYS_CONN_MAX,
   SYS_DROP_ENTRY,
@@ -24,7 +24,17 @@ import {
   SYS_ICMP_MSGS_PER_SEC,
   SYS_SECURE_TCP,
 } from "../host/engine/abi.gen.ts";
-import { dest, ENGINES, type Lab, RS4, RS6, setupLab, SMALL_CONFIG, svc, VIP } from "./fixtures/lab.ts";
+import {
+  dest,
+  ENGINES,
+  type Lab,
+  RS4,
+  RS6,
+  setupLab,
+  SMALL_CONFIG,
+  svc,
+  VIP,
+} from "./fixtures/lab.ts";
 import { type GenFrame, Traffic } from "./fixtures/traffic.ts";
 import { schedDifferential } from "./fixtures/sched_scenario.ts";
 import { SCTP_PORT } from "./fixtures/proto_traffic.ts";
@@ -45,7 +55,14 @@ function controlStep(t: Traffic, a: Engine, b: Engine, lab: Lab): string {
   const op = t.int(5);
   if (op === 4) {
     // Issue 7: the defense strategies, the connection limit and the ICMP rate.
-    const which = [SYS_DROP_ENTRY, SYS_DROP_PACKET, SYS_SECURE_TCP, SYS_AMEMTHRESH, SYS_CONN_MAX, SYS_ICMP_MSGS_PER_SEC][t.int(6)];
+    const which = [
+      SYS_DROP_ENTRY,
+      SYS_DROP_PACKET,
+      SYS_SECURE_TCP,
+      SYS_AMEMTHRESH,
+      SYS_CONN_MAX,
+      SYS_ICMP_MSGS_PER_SEC,
+    ][t.int(6)];
     const value = which === SYS_AMEMTHRESH
       ? t.int(8000)
       : which === SYS_CONN_MAX
@@ -104,7 +121,14 @@ Deno.test({
     // Issue 7: FTP NAT services (VIP:21 -> real server 1:21) for the FTP sessions; SCTP
     // services (NAT, DR, IPv6 NAT) on port 3868; ISAKMP (UDP 500) for AH and ESP.
     for (const e of [ea, eb]) {
-      const add = (af: 2 | 10, proto: number, vip: string, port: number, rs: string, fwd: number) => {
+      const add = (
+        af: 2 | 10,
+        proto: number,
+        vip: string,
+        port: number,
+        rs: string,
+        fwd: number,
+      ) => {
         const s = e.addService(svc(af, proto, vip, port, SCHED_RR));
         e.addDest(s, dest(af, rs, port, fwd));
       };
@@ -153,7 +177,9 @@ Deno.test({
         if (va !== vb || ra !== rb) {
           assert.fail(
             `seed ${SEED} batch ${batches} frame ${i}: wasm/ts verdicts differ: ` +
-              `${ENGINES[0].name}=${va}/${REASON_NAMES[ra]} ${ENGINES[1].name}=${vb}/${REASON_NAMES[rb]}\n` +
+              `${ENGINES[0].name}=${va}/${REASON_NAMES[ra]} ${ENGINES[1].name}=${vb}/${
+                REASON_NAMES[rb]
+              }\n` +
               `frame ${hex(batch[i].bytes)}`,
           );
         }
@@ -166,7 +192,9 @@ Deno.test({
         const rx = ioA.txRx(j);
         if (rx !== ioB.txRx(j) || ioA.txPort(j) !== ioB.txPort(j) || hex(fa) !== hex(fb)) {
           assert.fail(
-            `seed ${SEED} batch ${batches} tx ${j}: output differs\n in  ${hex(batch[rx]?.bytes ?? new Uint8Array())}\n` +
+            `seed ${SEED} batch ${batches} tx ${j}: output differs\n in  ${
+              hex(batch[rx]?.bytes ?? new Uint8Array())
+            }\n` +
               ` ${ENGINES[0].name} ${hex(fa)}\n ${ENGINES[1].name} ${hex(fb)}`,
           );
         }
@@ -183,7 +211,9 @@ Deno.test({
         assert.equal(ea.expire(now, budget), eb.expire(now, budget), why);
       }
       if (batches % 1009 === 0 || batches % 1013 === 0) ops.push(controlStep(t, ea, eb, labA));
-      if (batches % 499 === 0) assert.deepEqual(ea.counters(), eb.counters(), `counters at batch ${batches}`);
+      if (batches % 499 === 0) {
+        assert.deepEqual(ea.counters(), eb.counters(), `counters at batch ${batches}`);
+      }
     }
     const ca = ea.counters(), cb = eb.counters();
     assert.equal(ca.length, C_COUNT);
@@ -200,7 +230,14 @@ Deno.test({
     console.log(`differential: ${sent} frames in ${batches} batches; outcomes ${top.join(" ")}`);
     console.log(`differential: control ops ${ops.join(", ")}`);
     // The stream must reach the deep paths, or agreement means little.
-    const need = ["1/none", "2/bad_ip_csum", "2/trunc_l4", "2/fragment", "3/not_vip", "3/tcp_no_syn"];
+    const need = [
+      "1/none",
+      "2/bad_ip_csum",
+      "2/trunc_l4",
+      "2/fragment",
+      "3/not_vip",
+      "3/tcp_no_syn",
+    ];
     // Issue 7: ICMP errors relayed, refused and generated.
     need.push("3/icmp_unrelated", "2/icmp_bad_csum", "2/ttl_exceeded", "2/mtu_exceeded");
     // Errors about the director's own tunnel packets (spec §4.7, last bullet).
@@ -208,7 +245,9 @@ Deno.test({
     for (const n of need) {
       if (FRAMES >= 100_000) assert.ok(verdictTally.has(n), `stream never produced ${n}`);
     }
-    if (FRAMES >= 100_000) assert.ok(ca[C_ICMP_SENT] > 0, "the stream made the engines send ICMP errors");
+    if (FRAMES >= 100_000) {
+      assert.ok(ca[C_ICMP_SENT] > 0, "the stream made the engines send ICMP errors");
+    }
     if (FRAMES >= 100_000) assert.ok(ca[C_PMTU_LEARNED] > 0, "tunnel errors taught a path MTU");
     console.log(
       `differential: ICMP errors sent ${ca[C_ICMP_SENT]}, suppressed ${ca[C_ICMP_SUPPRESSED]}; ` +
@@ -219,7 +258,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: `the engines agree on ${FRAMES} seeded frames to every scheduler, persistence and -o (seed ${SEED})`,
+  name:
+    `the engines agree on ${FRAMES} seeded frames to every scheduler, persistence and -o (seed ${SEED})`,
   fn: async () => {
     console.log(`sched differential: seed=${SEED} frames=${FRAMES} (rerun: WVS_DIFF_SEED=${SEED})`);
     console.log(`sched differential: ${await schedDifferential(FRAMES, SEED)}`);

@@ -133,7 +133,10 @@ for (const make of ENGINES) {
   Deno.test(`[${make.name}] NAT: a real-server reply is rewritten back to the VIP`, async () => {
     const c = await lab(make);
     one(c, syn4(VIP.nat4, 80).build());
-    const reply = Frame.eth({ src: RS_MAC[0], dst: DIRECTOR_MAC }).ipv4({ src: RS4[0], dst: CLIENT })
+    const reply = Frame.eth({ src: RS_MAC[0], dst: DIRECTOR_MAC }).ipv4({
+      src: RS4[0],
+      dst: CLIENT,
+    })
       .tcp({ sport: 8080, dport: 40000, flags: "SA" }).payload("x").build();
     const r = one(c, reply, T0 + 1000);
     assert.equal(r.verdict, V_TX);
@@ -152,9 +155,11 @@ for (const make of ENGINES) {
   Deno.test(`[${make.name}] TCP states follow IPVS's table through a NAT connection`, async () => {
     const c = await lab(make);
     const cl = (flags: string) =>
-      Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).tcp({ sport: 40000, dport: 80, flags }).build();
+      Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).tcp({ sport: 40000, dport: 80, flags })
+        .build();
     const rs = (flags: string) =>
-      Frame.eth().ipv4({ src: RS4[0], dst: CLIENT }).tcp({ sport: 8080, dport: 40000, flags }).build();
+      Frame.eth().ipv4({ src: RS4[0], dst: CLIENT }).tcp({ sport: 8080, dport: 40000, flags })
+        .build();
     const state = () => c.e.dumpConns()[0].state;
     one(c, cl("S"));
     assert.equal(state(), TCP_S_SYN_RECV);
@@ -176,11 +181,16 @@ for (const make of ENGINES) {
   Deno.test(`[${make.name}] a SYN reusing a TIME_WAIT entry is scheduled afresh`, async () => {
     const c = await lab(make);
     const cl = (flags: string) =>
-      Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).tcp({ sport: 40000, dport: 80, flags }).build();
+      Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).tcp({ sport: 40000, dport: 80, flags })
+        .build();
     one(c, cl("S"));
     one(c, cl("A"));
     one(c, cl("FA"));
-    one(c, Frame.eth().ipv4({ src: RS4[0], dst: CLIENT }).tcp({ sport: 8080, dport: 40000, flags: "FA" }).build());
+    one(
+      c,
+      Frame.eth().ipv4({ src: RS4[0], dst: CLIENT }).tcp({ sport: 8080, dport: 40000, flags: "FA" })
+        .build(),
+    );
     const r = one(c, cl("S"), T0 + SEC);
     assert.equal(r.verdict, V_TX);
     assert.equal(c.e.counters()[C_CONN_REUSED], 1);
@@ -190,7 +200,11 @@ for (const make of ENGINES) {
 
   Deno.test(`[${make.name}] UDP with a zero checksum leaves NAT with a full checksum`, async () => {
     const c = await lab(make);
-    const f = Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).udp({ sport: 5000, dport: 53, zeroChecksum: true })
+    const f = Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).udp({
+      sport: 5000,
+      dport: 53,
+      zeroChecksum: true,
+    })
       .payload("query").build();
     const r = one(c, f);
     assert.equal(r.verdict, V_TX);
@@ -220,7 +234,13 @@ for (const make of ENGINES) {
 
   Deno.test(`[${make.name}] TUN encapsulates IPv4 in IPv4 with IPVS's outer header`, async () => {
     const c = await lab(make);
-    const f = Frame.eth({ vlan: 42 }).ipv4({ src: CLIENT, dst: VIP.tun4, df: true, tos: 0x2b, ttl: 20 })
+    const f = Frame.eth({ vlan: 42 }).ipv4({
+      src: CLIENT,
+      dst: VIP.tun4,
+      df: true,
+      tos: 0x2b,
+      ttl: 20,
+    })
       .tcp({ sport: 40000, dport: 80, flags: "S" }).build();
     const r = one(c, f);
     assert.equal(r.verdict, V_TX);
@@ -243,7 +263,11 @@ for (const make of ENGINES) {
 
   Deno.test(`[${make.name}] TUN encapsulates IPv6 in IPv6 (next header 41)`, async () => {
     const c = await lab(make);
-    const f = Frame.eth().ipv6({ src: CLIENT6, dst: VIP.tun6 }).tcp({ sport: 40000, dport: 80, flags: "S" })
+    const f = Frame.eth().ipv6({ src: CLIENT6, dst: VIP.tun6 }).tcp({
+      sport: 40000,
+      dport: 80,
+      flags: "S",
+    })
       .build();
     const r = one(c, f);
     assert.equal(r.verdict, V_TX);
@@ -259,7 +283,11 @@ for (const make of ENGINES) {
 
   Deno.test(`[${make.name}] IPv6 NAT rewrites address and port with valid checksums`, async () => {
     const c = await lab(make);
-    const f = Frame.eth().ipv6({ src: CLIENT6, dst: VIP.nat6 }).tcp({ sport: 40001, dport: 80, flags: "S" })
+    const f = Frame.eth().ipv6({ src: CLIENT6, dst: VIP.nat6 }).tcp({
+      sport: 40001,
+      dport: 80,
+      flags: "S",
+    })
       .build();
     const r = one(c, f);
     assert.equal(r.verdict, V_TX);
@@ -268,7 +296,11 @@ for (const make of ENGINES) {
     assert.equal(d.ip!.l4!.dport, 8080);
     assert.equal(d.ip!.ttl, 63);
     assert.ok(checksumsOk(r.out!));
-    const back = Frame.eth().ipv6({ src: RS6[0], dst: CLIENT6 }).tcp({ sport: 8080, dport: 40001, flags: "SA" })
+    const back = Frame.eth().ipv6({ src: RS6[0], dst: CLIENT6 }).tcp({
+      sport: 8080,
+      dport: 40001,
+      flags: "SA",
+    })
       .build();
     const r2 = one(c, back);
     const d2 = decode(r2.out!);
@@ -329,13 +361,34 @@ for (const make of ENGINES) {
       ["ARP", arpReply("02:00:00:00:00:33", "198.18.0.33"), R_NOT_IP],
       ["802.1ad", Frame.eth({ type: 0x88a8 }).payload(new Uint8Array(46)).build(), R_NOT_IP],
       ["no service", syn4(VIP.nat4, 81).build(), R_NOT_VIP],
-      ["ACK without entry", Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).tcp({ sport: 1, dport: 80, flags: "A" }).build(), R_TCP_NO_SYN],
-      ["RST without entry", Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).tcp({ sport: 1, dport: 80, flags: "R" }).build(), R_TCP_NO_SYN],
-      ["ICMP echo", Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).raw(1, new Uint8Array([8, 0, 0xf7, 0xfe, 0, 1, 0, 0])).build(), R_NOT_L4],
+      [
+        "ACK without entry",
+        Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).tcp({ sport: 1, dport: 80, flags: "A" })
+          .build(),
+        R_TCP_NO_SYN,
+      ],
+      [
+        "RST without entry",
+        Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).tcp({ sport: 1, dport: 80, flags: "R" })
+          .build(),
+        R_TCP_NO_SYN,
+      ],
+      [
+        "ICMP echo",
+        Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).raw(
+          1,
+          new Uint8Array([8, 0, 0xf7, 0xfe, 0, 1, 0, 0]),
+        ).build(),
+        R_NOT_L4,
+      ],
     ];
     for (const [what, f, reason] of cases) {
       const r = one(c, f);
-      assert.equal(`${r.verdict}/${REASON_NAMES[r.reason]}`, `${V_PASS}/${REASON_NAMES[reason]}`, what);
+      assert.equal(
+        `${r.verdict}/${REASON_NAMES[r.reason]}`,
+        `${V_PASS}/${REASON_NAMES[reason]}`,
+        what,
+      );
     }
     assert.equal(c.e.counters()[C_PASS], cases.length);
     assert.equal(c.e.counters()[C_REASON_BASE + R_NOT_IP], 2);
@@ -367,7 +420,10 @@ for (const make of ENGINES) {
     expectDrop(c, mut((b) => b[14 + 20 + 12] = 0x40), R_BAD_TCP_DOFF, "data offset 4");
     expectDrop(
       c,
-      Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).raw(17, new Uint8Array([0, 1, 0, 53, 0, 4, 0, 0])).build(),
+      Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).raw(
+        17,
+        new Uint8Array([0, 1, 0, 53, 0, 4, 0, 0]),
+      ).build(),
       R_BAD_UDP_LEN,
       "UDP length 4",
     );
@@ -376,17 +432,26 @@ for (const make of ENGINES) {
     // is no fragment at all (RFC 6946).
     expectDrop(
       c,
-      Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4, fragOff: 8, protocol: 6 }).payload(new Uint8Array(8)).build(),
+      Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4, fragOff: 8, protocol: 6 }).payload(
+        new Uint8Array(8),
+      ).build(),
       R_FRAG_HELD,
       "IPv4 later fragment",
     );
-    const frag6 = Frame.eth().ipv6({ src: CLIENT6, dst: VIP.nat6, ext: [{ type: 44 }] }).udp({ sport: 1, dport: 53 }).build();
+    const frag6 = Frame.eth().ipv6({ src: CLIENT6, dst: VIP.nat6, ext: [{ type: 44 }] }).udp({
+      sport: 1,
+      dport: 53,
+    }).build();
     frag6[14 + 40 + 3] = 0x08; // offset 8 bytes (in units of 8: 1)
     expectDrop(c, frag6, R_FRAG_HELD, "IPv6 later fragment");
     const chain = Array.from({ length: 9 }, () => ({ type: 60, len: 8 }));
     expectDrop(
       c,
-      Frame.eth().ipv6({ src: CLIENT6, dst: VIP.nat6, ext: chain }).tcp({ sport: 1, dport: 80, flags: "S" }).build(),
+      Frame.eth().ipv6({ src: CLIENT6, dst: VIP.nat6, ext: chain }).tcp({
+        sport: 1,
+        dport: 80,
+        flags: "S",
+      }).build(),
       R_IP6_EXT_CHAIN,
       "nine extension headers",
     );
@@ -394,7 +459,11 @@ for (const make of ENGINES) {
       .tcp({ sport: 1, dport: 80, flags: "S" }).build();
     overrun[14 + 40 + 1] = 200; // hop-by-hop claims 1608 bytes
     expectDrop(c, overrun, R_IP6_EXT_CHAIN, "extension header overrunning the payload");
-    const v6 = Frame.eth().ipv6({ src: CLIENT6, dst: VIP.nat6 }).tcp({ sport: 1, dport: 80, flags: "S" }).build();
+    const v6 = Frame.eth().ipv6({ src: CLIENT6, dst: VIP.nat6 }).tcp({
+      sport: 1,
+      dport: 80,
+      flags: "S",
+    }).build();
     v6[14 + 4] = 0x7f;
     expectDrop(c, v6, R_BAD_TOTLEN, "IPv6 payload length lies");
     expectDrop(c, v6.slice(0, 14 + 39), R_TRUNC_L3, "short IPv6");
@@ -406,7 +475,11 @@ for (const make of ENGINES) {
 
   Deno.test(`[${make.name}] IPv6 extension headers are walked to reach TCP`, async () => {
     const c = await lab(make);
-    const f = Frame.eth().ipv6({ src: CLIENT6, dst: VIP.nat6, ext: [{ type: 0, len: 8 }, { type: 60, len: 16 }] })
+    const f = Frame.eth().ipv6({
+      src: CLIENT6,
+      dst: VIP.nat6,
+      ext: [{ type: 0, len: 8 }, { type: 60, len: 16 }],
+    })
       .tcp({ sport: 1234, dport: 80, flags: "S" }).build();
     const r = one(c, f);
     assert.equal(r.verdict, V_TX);
@@ -416,13 +489,25 @@ for (const make of ENGINES) {
 
   Deno.test(`[${make.name}] TTL 1 is dropped as ttl_exceeded, DF beyond the tunnel MTU as mtu_exceeded`, async () => {
     const c = await lab(make);
-    const f = Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4, ttl: 1 }).tcp({ sport: 9, dport: 80, flags: "S" }).build();
+    const f = Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4, ttl: 1 }).tcp({
+      sport: 9,
+      dport: 80,
+      flags: "S",
+    }).build();
     // Each drop sends the client an ICMP error (issue 7; tests/edges_conformance_test.ts).
     expectDrop(c, f, R_TTL_EXCEEDED, "TTL 1", 1);
-    const big = Frame.eth().ipv4({ src: CLIENT, dst: VIP.tun4, df: true }).tcp({ sport: 9, dport: 80, flags: "S" })
+    const big = Frame.eth().ipv4({ src: CLIENT, dst: VIP.tun4, df: true }).tcp({
+      sport: 9,
+      dport: 80,
+      flags: "S",
+    })
       .payload(new Uint8Array(1460)).build();
     expectDrop(c, big, R_MTU_EXCEEDED, "1500-byte DF packet into a 1480-byte tunnel", 1);
-    const fits = Frame.eth().ipv4({ src: CLIENT, dst: VIP.tun4, df: true }).tcp({ sport: 10, dport: 80, flags: "S" })
+    const fits = Frame.eth().ipv4({ src: CLIENT, dst: VIP.tun4, df: true }).tcp({
+      sport: 10,
+      dport: 80,
+      flags: "S",
+    })
       .payload(new Uint8Array(1440)).build();
     assert.equal(one(c, fits).verdict, V_TX);
   });
@@ -465,7 +550,8 @@ for (const make of ENGINES) {
   Deno.test(`[${make.name}] a removed real server's connections are dropped, new ones go elsewhere`, async () => {
     const c = await lab(make);
     const cl = (flags: string) =>
-      Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).tcp({ sport: 40000, dport: 80, flags }).build();
+      Frame.eth().ipv4({ src: CLIENT, dst: VIP.nat4 }).tcp({ sport: 40000, dport: 80, flags })
+        .build();
     one(c, cl("S"));
     const d0 = c.e.destList(c.lab.svc.nat4tcp)[0];
     assert.equal(c.e.delDest(d0), 0);

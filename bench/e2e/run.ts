@@ -4,6 +4,8 @@
 //   sudo deno task bench:e2e                       # everything, 3 reps (~15 min)
 //   sudo deno task bench:e2e --reps 1 --tests pps  # one quick pass
 //   sudo deno task bench:e2e --tests pps --pps-configs sink,nft,wvs,wvs-w2
+//   sudo deno task bench:e2e --tests pps,rate --pps-configs nft,wvs,wvs-xdp \
+//     --rate-configs nft,wvs,wvs-xdp             # issue 5: AF_XDP against the ring
 //
 // Tests: pps (64-byte UDP under overload), rate (director CPU per packet at a
 // fixed 100 kpps), tcp (wrk new connections/s and keep-alive req/s, iperf3),
@@ -49,6 +51,11 @@ const FORWARDERS: Record<string, Forwarder> = {
   "wvs-b256": wvs("wvs-b256", { batch: 256, keepOffloads: true }),
   "wvs-ts": wvs("wvs-ts", { engine: "ts", keepOffloads: true }),
   "wvs-w2": wvs("wvs-w2", { workers: 2, keepOffloads: true }),
+  // Issue 5: AF_XDP sockets (native XDP on the veths, copy mode), one Worker.
+  "wvs-xdp": wvs("wvs-xdp", { io: "xdp", keepOffloads: true }),
+  // The same two with the director's nice value applied to its own autogroup (forwarders.ts).
+  "wvs-grp": wvs("wvs-grp", { keepOffloads: true, ownGroup: true }),
+  "wvs-xdp-grp": wvs("wvs-xdp-grp", { io: "xdp", keepOffloads: true, ownGroup: true }),
   // Drain: the workers hold off until the generator is done (drain.ts); recvmmsg, whose
   // socket queues can hold the backlog.
   "drain-w1": wvs("drain-w1", {

@@ -18,7 +18,7 @@ export { makeEngine, openPorts } from "./ports.ts";
 
 const USAGE =
   `usage: deno run -A host/director/main.ts --config <file.json> [--engine wasm|ts|passthrough]
-       [--io mmsg|ring] [--workers N] [--fanout client|hash] [--busy] [--duration <seconds>]
+       [--io mmsg|ring|xdp] [--workers N] [--fanout client|hash] [--busy] [--duration <seconds>]
        [--stats-every <seconds>] [--socket <path>] [--state-dir <dir>] [--metrics <host:port>]
   --socket, --state-dir, --metrics  the control socket for wvsadm (as the file's "control")`;
 

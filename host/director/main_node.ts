@@ -13,7 +13,7 @@ import { nodeSys } from "../io/sys_node.ts";
 import { type DirectorRuntime, runDirector } from "./run.ts";
 
 const USAGE = `usage: node director.mjs --config <file.json> [--engine wasm|ts|passthrough]
-       [--io mmsg|ring] [--duration <seconds>] [--stats-every <seconds>]`;
+       [--io mmsg|ring|xdp] [--duration <seconds>] [--stats-every <seconds>]`;
 
 /** The Node runtime of the director. */
 export function nodeDirectorRuntime(log = (l: string) => console.log(l)): DirectorRuntime {

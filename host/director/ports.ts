@@ -1,10 +1,12 @@
 // Opening the director's engine and ports: the engine named in the plan, and
 // per interface an AF_PACKET socket (optionally joined to a fanout group, for
-// several workers; optionally with an RX ring over the engine's slots) or a
-// TAP. MAC and MTU come from /sys/class/net. Runtime-agnostic over Sys and a
-// sysfs reader; shared by run.ts (Deno and Node) and worker_deno.ts.
+// several workers; optionally with an RX ring over the engine's slots), an
+// AF_XDP socket (io xdp: one data-plane thread) or a TAP. MAC and MTU come
+// from /sys/class/net. Runtime-agnostic over Sys and a sysfs reader; shared by
+// run.ts (Deno and Node) and worker_deno.ts.
 import type { Engine, EngineConfig } from "../engine/engine.ts";
 import { openAfPacket, ringPlan } from "../io/af_packet.ts";
+import { openAfXdp, xdpPlan } from "../io/af_xdp.ts";
 import { frameArea, type FramePort } from "../io/frame_io.ts";
 import type { Sys } from "../io/sys.ts";
 import { openTap } from "../io/tap.ts";
@@ -54,11 +56,28 @@ export function openPorts(
   if (plan.io === "ring" && !rings) {
     throw new Error(`Cannot open the ports: ${area.batch} host slots are too few for rings`);
   }
+  const xsks = plan.io === "xdp" ? xdpPlan(area, plan.ports.length) : null;
+  if (plan.io === "xdp") {
+    if (!xsks) {
+      throw new Error(`Cannot open the ports: ${area.batch} host slots are too few for AF_XDP`);
+    }
+    // One socket per interface serves one receive queue: no kernel fanout to share it.
+    if (o.fanout) {
+      throw new Error("Cannot open the ports: io xdp runs one data-plane thread (workers 0 or 1)");
+    }
+  }
   try {
     plan.ports.forEach((p, i) => {
       let io: FramePort;
       if (p.backend === "tap") {
         io = openTap(sys, p.ifname, area);
+      } else if (xsks) {
+        const xsk = openAfXdp(sys, p.ifname, area, xsks[i]);
+        log(
+          `wvs director: ${p.ifname}: AF_XDP, ${xsk.mode.xdp} XDP, ` +
+            `${xsk.mode.zeroCopy ? "zero-copy" : "copy"} mode`,
+        );
+        io = xsk;
       } else {
         const fanout = o.fanout && { ...o.fanout, group: (o.fanout.group + i) & 0xffff };
         const afp = openAfPacket(sys, p.ifname, area, {

@@ -1,6 +1,6 @@
 // The frame backend seam: how frames get from an interface into the engine's RX
 // slots and from its TX descriptors back onto the wire. Runtime-agnostic; the
-// backends are host/io/af_packet_deno.ts and host/io/tap_deno.ts.
+// backends are host/io/af_packet.ts, af_xdp.ts and tap.ts (bound by their _deno files).
 // Invariants: a backend writes frames only at `slots + slot × SLOT_SIZE + HEADROOM`
 // of slots [0, batch) and never keeps a reference to a slot across calls; the
 // caller sends a batch's TX frames before the next receive reuses the slots.
@@ -93,7 +93,7 @@ export function emptyPortStats(): PortStats {
 /** One attached interface. Data-path methods never throw; they count. */
 export interface FramePort {
   readonly ifname: string;
-  readonly kind: "af_packet" | "tap" | "memory";
+  readonly kind: "af_packet" | "af_xdp" | "tap" | "memory";
   /** A descriptor to poll for input, or -1 when the port has none (in-memory ports). */
   readonly fd: number;
   /**

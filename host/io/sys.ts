@@ -26,12 +26,24 @@ export interface Sys {
   poll(fds: Uint8Array, nfds: number, timeoutMs: number): number;
   /** poll(2) on a helper thread: the event loop keeps running while it waits. */
   pollAsync(fds: Uint8Array, nfds: number, timeoutMs: number): Promise<number>;
-  /** mmap(2) with offset 0 (`addr` 0n lets the kernel choose); returns the address or -1n. */
-  mmap(addr: bigint, len: number, prot: number, flags: number, fd: number): bigint;
+  /**
+   * mmap(2) (`addr` 0n lets the kernel choose; `offset` selects what a socket
+   * maps, e.g. an AF_XDP ring); returns the address or -1n.
+   */
+  mmap(
+    addr: bigint,
+    len: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset?: bigint,
+  ): bigint;
   munmap(addr: bigint, len: number): number;
   /** A view of `len` bytes of foreign memory at `addr` (for example an mmap'ed ring). */
   view(addr: bigint, len: number): ArrayBuffer;
   ifNameToIndex(name: string): number;
+  /** bpf(2) through syscall(2) (glibc has no wrapper); `attr` is a `union bpf_attr`. */
+  bpf(cmd: number, attr: Uint8Array, size: number): number;
   errno(): number;
   strerror(e: number): string;
   /** Absolute address of byte `offset` of `buf` (stable: buffers never move). */

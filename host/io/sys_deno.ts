@@ -32,9 +32,14 @@ const SYMBOLS = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  // long syscall(long, ...): x86_64 passes the variadic integers in registers like fixed ones.
+  syscall: { parameters: ["i64", "i64", "buffer", "u32"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
+
+/** __NR_bpf on x86_64. */
+const SYS_BPF = 321n;
 
 function cString(s: string): Uint8Array {
   return new TextEncoder().encode(s + "\0");
@@ -64,8 +69,8 @@ export function denoSys(): Sys {
     close: (fd) => c.close(fd),
     poll: (f, n, t) => c.poll(f, BigInt(n), t),
     pollAsync: (f, n, t) => c.pollAsync(f, BigInt(n), t),
-    mmap(addr, len, prot, flags, fd) {
-      const p = c.mmap(Deno.UnsafePointer.create(addr), BigInt(len), prot, flags, fd, 0n);
+    mmap(addr, len, prot, flags, fd, offset = 0n) {
+      const p = c.mmap(Deno.UnsafePointer.create(addr), BigInt(len), prot, flags, fd, offset);
       const v = BigInt(Deno.UnsafePointer.value(p));
       return v === 0xffffffffffffffffn ? -1n : v;
     },
@@ -73,6 +78,7 @@ export function denoSys(): Sys {
     view: (addr, len) =>
       Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(addr)!, len),
     ifNameToIndex: (n) => c.if_nametoindex(cString(n)),
+    bpf: (cmd, attr, size) => Number(c.syscall(SYS_BPF, BigInt(cmd), attr, size)),
     errno: () => (errnoPtr === null ? 0 : new Deno.UnsafePointerView(errnoPtr).getInt32()),
     strerror(e) {
       const p = c.strerror(e);

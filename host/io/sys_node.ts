@@ -34,6 +34,7 @@ export function nodeSys(): Sys {
   const mmap = f("void *mmap(void *, size_t, int, int, int, int64_t)");
   const munmap = f("int munmap(void *, size_t)");
   const ifNameToIndex = f("unsigned int if_nametoindex(const char *)");
+  const syscall = f("long syscall(long, long, void *, unsigned int)");
   const strerror = f("const char *strerror(int)");
   const ptr = (v: unknown): bigint => (v === null ? 0n : BigInt(koffi.address(v as never)));
   sys = {
@@ -57,14 +58,16 @@ export function nodeSys(): Sys {
         // deno-lint-ignore no-explicit-any
         (poll as any).async(fds, n, t, (e: Error | null, r: number) => (e ? reject(e) : resolve(r)))
       ),
-    mmap(addr, len, prot, flags, fd) {
-      const p = mmap(addr === 0n ? null : addr, len, prot, flags, fd, 0);
+    mmap(addr, len, prot, flags, fd, offset = 0n) {
+      const p = mmap(addr === 0n ? null : addr, len, prot, flags, fd, offset);
       const v = typeof p === "bigint" ? p : ptr(p);
       return v === 0xffffffffffffffffn ? -1n : v;
     },
     munmap: (addr, len) => munmap(addr, len),
     view: (addr, len) => koffi.view(addr as never, len) as ArrayBuffer,
     ifNameToIndex: (n) => ifNameToIndex(n),
+    // __NR_bpf on x86_64.
+    bpf: (cmd, attr, size) => Number(syscall(321, cmd, attr, size)),
     errno: () => koffi.errno(),
     strerror: (e) => String(strerror(e)),
     addressOf(buf, offset = 0) {

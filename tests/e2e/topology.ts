@@ -237,13 +237,13 @@ export async function startUdpEcho(net: Netns, topo: Topology, port: number): Pr
 
 /**
  * The data plane the e2e suite runs: the director's defaults, or $WVS_E2E_IO
- * (mmsg or ring) and $WVS_E2E_WORKERS (0 = the main thread).
+ * (mmsg, ring or xdp) and $WVS_E2E_WORKERS (0 = the main thread).
  */
 export function e2eDataplane(): Pick<DirectorConfig, "io" | "workers"> {
   const io = Deno.env.get("WVS_E2E_IO");
   const workers = Deno.env.get("WVS_E2E_WORKERS");
   return {
-    ...(io === "ring" || io === "mmsg" ? { io } : {}),
+    ...(io === "ring" || io === "mmsg" || io === "xdp" ? { io } : {}),
     ...(workers !== undefined ? { workers: Number(workers) } : {}),
   };
 }
