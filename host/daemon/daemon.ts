@@ -10,7 +10,8 @@ import type { Engine } from "../engine/engine.ts";
 import { L_MAX_CONNS } from "../engine/abi.gen.ts";
 import type { NameResolver } from "../ctl/addr.ts";
 import { Controller, type SyncControl } from "../ctl/commands.ts";
-import { prometheusText } from "./metrics.ts";
+import { portMetricsText, prometheusText } from "./metrics.ts";
+import type { PortStats } from "../io/frame_io.ts";
 import {
   type Context,
   type Failover,
@@ -57,6 +58,8 @@ export interface DaemonOptions {
   sync?: SyncControl;
   /** VIP takeover and release (a director's failover), for the `takeover` / `release` ops. */
   failover?: Failover;
+  /** A director's interfaces, sampled for /metrics (their counters follow the engine's). */
+  ports?: () => readonly { ifname: string; stats: PortStats }[];
 }
 
 /**
@@ -277,7 +280,9 @@ export class Daemon {
       if (new URL(req.url).pathname !== "/metrics") {
         return new Response("not found\n", { status: 404 });
       }
-      return new Response(prometheusText(this.controller), {
+      const ports = this.#o.ports?.();
+      const text = prometheusText(this.controller) + (ports ? portMetricsText(ports) : "");
+      return new Response(text, {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     });

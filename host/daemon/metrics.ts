@@ -28,6 +28,7 @@ import {
   REASON_PASS_MASK,
 } from "../engine/abi.gen.ts";
 import type { Stats } from "../engine/engine.ts";
+import type { PortStats } from "../io/frame_io.ts";
 import { formatIp } from "../ctl/addr.ts";
 import type { Controller } from "../ctl/commands.ts";
 import type { Rates } from "../ctl/est.ts";
@@ -211,6 +212,46 @@ export function prometheusText(ctl: Controller): string {
   for (const [name, help, value] of gauges) {
     family(name, "gauge", help);
     for (const { d, l } of backends) out.push(`${name}${l} ${value(d)}\n`);
+  }
+  return out.join("");
+}
+
+const PORT_FIELDS: readonly [keyof PortStats, string, string][] = [
+  ["rxFrames", "wvs_port_received_frames_total", "Frames read from the interface."],
+  ["txFrames", "wvs_port_transmitted_frames_total", "Frames handed to the interface."],
+  ["txErrors", "wvs_port_transmit_errors_total", "Frames the interface refused."],
+  [
+    "rxKernelDrops",
+    "wvs_port_kernel_drops_total",
+    "Frames the kernel dropped before the director read them (queue or ring full).",
+  ],
+  [
+    "rxFiltered",
+    "wvs_port_filtered_frames_total",
+    "Frames read but not for the engine (own output, other hosts' unicast).",
+  ],
+  ["rxOversize", "wvs_port_oversize_frames_total", "Frames longer than a slot."],
+  [
+    "rxCsumFixed",
+    "wvs_port_checksums_completed_total",
+    "Frames whose checksum the local stack left to offload, completed.",
+  ],
+];
+
+/**
+ * The director's interfaces in Prometheus text: one family per PortStats counter, labelled
+ * by interface (the daemon appends it to prometheusText when it runs inside a director).
+ *
+ * @param ports each interface's name and counters
+ * @returns the exposition text
+ */
+export function portMetricsText(
+  ports: readonly { ifname: string; stats: PortStats }[],
+): string {
+  const out: string[] = [];
+  for (const [field, name, help] of PORT_FIELDS) {
+    out.push(`# HELP ${name} ${help}\n# TYPE ${name} counter\n`);
+    for (const p of ports) out.push(`${name}${labels({ port: p.ifname })} ${p.stats[field]}\n`);
   }
   return out.join("");
 }

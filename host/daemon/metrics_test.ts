@@ -129,3 +129,40 @@ Deno.test("the daemon serves Prometheus text on /metrics only when asked", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "a director's interfaces are served as per-port counter families that parse",
+  ignore: parse === null,
+}, async () => {
+  const { emptyPortStats } = await import("../io/frame_io.ts");
+  const eth0 = { ifname: "eth0", stats: { ...emptyPortStats(), rxFrames: 7, rxKernelDrops: 2 } };
+  const eth1 = { ifname: "eth1", stats: { ...emptyPortStats(), txFrames: 5 } };
+  const engine = createReferenceEngine({
+    maxConns: 64,
+    maxServices: 4,
+    maxDests: 4,
+    batch: 8,
+    seed: 1,
+  });
+  const d = await createDaemon({
+    engine,
+    socketPath: null,
+    metrics: "127.0.0.1:0",
+    estimateEveryMs: 0,
+    expireEveryMs: 0,
+    ports: () => [eth0, eth1],
+  });
+  try {
+    const { hostname, port } = d.metricsAddr!;
+    const text = await (await fetch(`http://${hostname}:${port}/metrics`)).text();
+    const byName = new Map(parse!(text).map((f) => [f.name, f]));
+    const values = (name: string) =>
+      byName.get(name)?.metrics.map((m) => [m.labels?.port, Number(m.value)]);
+    assert.deepEqual(values("wvs_port_received_frames_total"), [["eth0", 7], ["eth1", 0]]);
+    assert.deepEqual(values("wvs_port_kernel_drops_total"), [["eth0", 2], ["eth1", 0]]);
+    assert.deepEqual(values("wvs_port_transmitted_frames_total"), [["eth0", 0], ["eth1", 5]]);
+    assert.equal(byName.get("wvs_port_kernel_drops_total")?.type, "COUNTER");
+  } finally {
+    await d.close();
+  }
+});

@@ -720,6 +720,7 @@ export class Director {
 
   /** Counters, per-port I/O and per-dest statistics, for logs and tests. */
   snapshot(): DirectorSnapshot {
+    for (const p of this.ports) p.io.sampleKernelDrops?.();
     const c = this.engine.counters();
     const reasons: Record<string, number> = {};
     for (let r = 1; r < R_COUNT; r++) {

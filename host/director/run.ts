@@ -230,6 +230,11 @@ async function startControl(
     log: rt.log,
     sync,
     failover: { takeover: () => director.takeover(), release: () => director.release() },
+    ports: () =>
+      director.ports.map((p) => {
+        p.io.sampleKernelDrops?.();
+        return p.io;
+      }),
   });
   try {
     const ctl = control.controller;

@@ -556,14 +556,14 @@ class AfPacketPort implements FramePort {
     return written;
   }
 
-  /** Frames the kernel dropped for this socket since the last call (PACKET_STATISTICS). */
-  dropped(): number {
+  /** Adds the drops since the last call (PACKET_STATISTICS resets them as it reads). */
+  sampleKernelDrops(): void {
     const len = new Uint8Array(4);
     new DataView(len.buffer).setUint32(0, 12, true);
     if (this.#sys.getsockopt(this.fd, SOL_PACKET, PACKET_STATISTICS, this.#statBuf, len) < 0) {
-      return 0;
+      return;
     }
-    return new DataView(this.#statBuf.buffer).getUint32(4, true);
+    this.stats.rxKernelDrops += new DataView(this.#statBuf.buffer).getUint32(4, true);
   }
 
   /**

@@ -561,6 +561,15 @@ class AfXdpPort implements FramePort {
     return ok;
   }
 
+  /**
+   * The kernel's drops for this socket: rx_dropped (no FILL buffer, among others) and
+   * rx_ring_full. rx_fill_ring_empty_descs is left out: its frames are in rx_dropped too.
+   */
+  sampleKernelDrops(): void {
+    const k = this.kernelStats();
+    this.stats.rxKernelDrops = k.rxDropped + k.rxRingFull;
+  }
+
   /** The kernel's counters for this socket (XDP_STATISTICS). */
   kernelStats(): XskStats {
     const b = new Uint8Array(48);

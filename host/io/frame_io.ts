@@ -76,6 +76,11 @@ export interface PortStats {
   /** 802.1Q tags put back from PACKET_AUXDATA (the kernel strips them on receive). */
   rxVlanRestored: number;
   txErrors: number;
+  /**
+   * Frames the kernel dropped before we read them (the socket's queue or ring was full, an
+   * XDP socket's FILL ring empty), as of the last `sampleKernelDrops()`.
+   */
+  rxKernelDrops: number;
 }
 
 export function emptyPortStats(): PortStats {
@@ -87,6 +92,7 @@ export function emptyPortStats(): PortStats {
     rxCsumFixed: 0,
     rxVlanRestored: 0,
     txErrors: 0,
+    rxKernelDrops: 0,
   };
 }
 
@@ -108,6 +114,8 @@ export interface FramePort {
   /** Sends one frame built outside engine memory (ARP, neighbour discovery). */
   sendFrame(frame: Uint8Array): boolean;
   readonly stats: PortStats;
+  /** Brings `stats.rxKernelDrops` up to date from the kernel (a system call; not per batch). */
+  sampleKernelDrops?(): void;
   close(): void;
 }
 

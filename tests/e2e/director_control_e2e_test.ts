@@ -1,5 +1,5 @@
 // wvsadm against the running network director (its embedded control socket): services
-// added, drained and listed while real traffic flows; the sync daemon started and shown;
+// added, drained and listed while real traffic flows; Prometheus text with its interfaces; the sync daemon started and shown;
 // a bad command refused whole; the configuration saved on SIGTERM and restored at the
 // next start, which then forwards without any wvsadm command.
 // Needs root, iproute2, curl and python3; skips loudly otherwise.
@@ -41,7 +41,7 @@ Deno.test({
       engine: e2eEngine(),
       ports: topo.ports,
       services: [],
-      control: { socket, stateDir: `${dir}/state` },
+      control: { socket, stateDir: `${dir}/state`, metrics: "127.0.0.1:9910" },
     };
     let d = await startDirector(net, config, echo);
     const vip = `${topo.vip4}:80`;
@@ -64,6 +64,15 @@ Deno.test({
       const conns = stats.stdout.split("\n").filter((l) => /-> \d/.test(l))
         .reduce((n, l) => n + Number(l.trim().split(/\s+/)[2]), 0);
       assert.equal(conns, 30, stats.stdout);
+    });
+
+    await t.step("/metrics has the services, the engine and the interfaces", async () => {
+      const r = await net.exec("lb", ["curl", "-sS", "http://127.0.0.1:9910/metrics"]);
+      const value = (re: RegExp) => Number(re.exec(r.stdout)?.[1] ?? NaN);
+      assert.ok(value(/^wvs_port_received_frames_total\{port="eth0"\} (\d+)$/m) > 0, r.stdout);
+      assert.ok(value(/^wvs_port_transmitted_frames_total\{port="eth1"\} (\d+)$/m) > 0);
+      assert.ok(value(/^wvs_port_kernel_drops_total\{port="eth0"\} (\d+)$/m) >= 0);
+      assert.ok(value(/^wvs_connections_created_total (\d+)$/m) >= 30);
     });
 
     await t.step("a drained server (weight 0) gets no new connections", async () => {
