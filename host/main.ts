@@ -6,6 +6,7 @@
 //
 //   deno task start [--duration 10] [--engine wasm|ts] [--cps 2000]
 //                   [--sched rr|wrr|wlc] [--weights 3,2,1]
+import { taskArgs } from "./task_args.ts";
 import { parseArgs } from "node:util";
 import type { Engine } from "./engine/engine.ts";
 import { createWasmEngine } from "./engine/wasm/wasm_engine.ts";
@@ -26,7 +27,7 @@ import {
 const SCHEDS: Record<string, number> = { rr: SCHED_RR, wrr: SCHED_WRR, wlc: SCHED_WLC };
 
 const { values } = parseArgs({
-  args: Deno.args,
+  args: taskArgs(Deno.args),
   options: {
     duration: { type: "string" },
     engine: { type: "string", default: "wasm" },

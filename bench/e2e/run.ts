@@ -17,6 +17,7 @@
 // Bounded: every load has a duration and a count; the testbed is deleted in
 // `finally`, also on Ctrl-C. Root only; needs nft, ethtool, wrk, iperf3,
 // haproxy, nginx, python3 (`apt-get install -y nftables ethtool wrk iperf3 haproxy nginx`).
+import { taskArgs } from "../../host/task_args.ts";
 import { parseArgs } from "node:util";
 import { haveCommand, netnsUnavailable, reapStaleNamespaces } from "../../tests/e2e/netns.ts";
 import { waitQuiet } from "./cpu.ts";
@@ -97,7 +98,7 @@ function fmtK(x: number): string {
 
 async function main(): Promise<number> {
   const { values: a } = parseArgs({
-    args: Deno.args,
+    args: taskArgs(Deno.args),
     options: {
       reps: { type: "string", default: "3" },
       tests: { type: "string", default: "pps,rate,drain,tcp,lat" },

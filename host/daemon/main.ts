@@ -5,6 +5,7 @@
 //
 //   deno task daemon [--socket PATH] [--state-dir DIR | --no-state] [--engine wasm|ts]
 //                    [--metrics HOST:PORT] [--max-conns N] [--max-services N] [--max-dests N]
+import { taskArgs } from "../task_args.ts";
 import { parseArgs } from "node:util";
 import type { Engine, EngineConfig } from "../engine/engine.ts";
 import { createDaemon, DEFAULT_SOCKET, DEFAULT_STATE_DIR } from "./daemon.ts";
@@ -29,7 +30,7 @@ async function makeEngine(kind: string, config: EngineConfig): Promise<Engine> {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+    args: taskArgs(Deno.args),
     options: {
       socket: { type: "string" },
       "state-dir": { type: "string" },

@@ -12,6 +12,7 @@
 // with a control socket, loads the service with `wvsadm -R`, curls the VIP from
 // `cl` and prints which real server answered, then `wvsadm -L -n --stats`. Everything is deleted on exit, also on error
 // or Ctrl-C. Needs root, iproute2, python3 or nginx, and curl. Deno-specific.
+import { taskArgs } from "../task_args.ts";
 import { parseArgs } from "node:util";
 import {
   haveCommand,
@@ -60,7 +61,7 @@ async function startNginx(net: Netns, topo: Topology, port: number): Promise<voi
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    args: Deno.args,
+    args: taskArgs(Deno.args),
     options: {
       mode: { type: "string", default: "nat" },
       sched: { type: "string", default: "rr" },

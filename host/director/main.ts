@@ -8,6 +8,7 @@
 // keep forwarding off in the director's namespace, give the kernel none of the
 // addresses the director owns, and best drop the ports' traffic at the netdev
 // ingress hook (packet sockets see frames before it; see host/director/lab.ts).
+import { taskArgs } from "../task_args.ts";
 import { parseArgs } from "node:util";
 import { denoSys } from "../io/sys_deno.ts";
 import { type DirectorRuntime, runDirector } from "./run.ts";
@@ -70,7 +71,7 @@ export function denoDirectorRuntime(log = (l: string) => console.log(l)): Direct
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    args: Deno.args,
+    args: taskArgs(Deno.args),
     options: {
       config: { type: "string", short: "c" },
       engine: { type: "string" },

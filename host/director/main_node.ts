@@ -5,6 +5,7 @@
 //   node dist/node/director/director.mjs --config wvs.json [--io ring] [--duration 10]
 // The WASM engine is loaded from build/wvs.wasm (three directories up from the bundle,
 // as wasm_engine.ts resolves it). Needs root, like the Deno daemon.
+import { taskArgs } from "../task_args.ts";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
@@ -34,7 +35,7 @@ export function nodeDirectorRuntime(log = (l: string) => console.log(l)): Direct
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    args: process.argv.slice(2),
+    args: taskArgs(process.argv.slice(2)),
     options: {
       config: { type: "string", short: "c" },
       engine: { type: "string" },
