@@ -60,6 +60,13 @@ export interface DaemonOptions {
   failover?: Failover;
   /** A director's interfaces, sampled for /metrics (their counters follow the engine's). */
   ports?: () => readonly { ifname: string; stats: PortStats }[];
+  /**
+   * Runs before each request (and each /metrics scrape; `line` is then ""): a director whose
+   * engines are in Workers fetches their figures here (host/director/control_workers.ts).
+   */
+  beforeRequest?: (line: string) => Promise<void>;
+  /** Runs after each request, before the save: such a director hands the changes over here. */
+  afterRequest?: () => Promise<void>;
 }
 
 /**
@@ -263,7 +270,13 @@ export class Daemon {
   async handleLine(line: string): Promise<Response> {
     const parsed = parseRequest(line);
     if ("bad" in parsed) return parsed.bad;
+    await this.#o.beforeRequest?.(line);
     const resp = handleRequest(this.controller, parsed.req, this.#ctx);
+    try {
+      await this.#o.afterRequest?.();
+    } catch (e) {
+      this.#log(`wvs daemon: ${(e as Error).message}`);
+    }
     try {
       await this.flush();
     } catch (e) {
@@ -276,10 +289,11 @@ export class Daemon {
     const colon = addr.lastIndexOf(":");
     const hostname = addr.slice(0, colon).replace(/^\[|\]$/g, "") || "127.0.0.1";
     const port = Number(addr.slice(colon + 1));
-    this.#http = Deno.serve({ hostname, port, onListen: () => {} }, (req) => {
+    this.#http = Deno.serve({ hostname, port, onListen: () => {} }, async (req) => {
       if (new URL(req.url).pathname !== "/metrics") {
         return new Response("not found\n", { status: 404 });
       }
+      await this.#o.beforeRequest?.("");
       const ports = this.#o.ports?.();
       const text = prometheusText(this.controller) + (ports ? portMetricsText(ports) : "");
       return new Response(text, {

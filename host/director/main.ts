@@ -64,6 +64,7 @@ export function denoDirectorRuntime(log = (l: string) => console.log(l)): Direct
         stats: () => pool.stats(),
         reload: (p) => pool.reload(p.services),
         stop: () => pool.stop(),
+        link: pool,
       };
     },
   };

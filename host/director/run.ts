@@ -9,11 +9,14 @@
 // ports, gateways and engine sizes need a restart and are reported, not applied.
 // Connection sync and failover (host/sync/) run with the one-thread loop:
 // SIGUSR2 takes the VIPs over (not SIGUSR1: Deno starts its inspector on that).
-// With `control` the one-thread director also embeds the daemon's control side
-// (host/daemon/): wvsadm then adds and edits services, starts and stops sync
-// daemons, takes over and releases, and the configuration is saved on change.
+// With `control` the director also embeds the daemon's control side
+// (host/daemon/): wvsadm then adds and edits services and the configuration is
+// saved on change; with the one-thread loop it also starts and stops sync daemons
+// and takes over and releases; with Workers the control plane reaches their
+// engines through control_workers.ts.
 import type { Sys } from "../io/sys.ts";
-import type { Controller } from "../ctl/commands.ts";
+import type { Controller, SyncControl } from "../ctl/commands.ts";
+import { EOPNOTSUPP, EXIT_KERNEL, IpvsError } from "../ctl/errors.ts";
 import type { DaemonOptions } from "../daemon/daemon.ts";
 import type { Response as ApiResponse } from "../daemon/protocol.ts";
 import { planSync, startSync, stopSync, type SyncManager } from "../sync/mod.ts";
@@ -24,7 +27,8 @@ import {
   type DirectorPlan,
   planDirector,
 } from "./config.ts";
-import { adoptFromModel } from "./adopt.ts";
+import { type AdoptedService, adoptFromModel } from "./adopt.ts";
+import { WorkerControl, type WorkerLink } from "./control_workers.ts";
 import { Director, type DirectorSnapshot } from "./director.ts";
 import { makeEngine, openPorts, type SysfsReader, tuneEngine } from "./ports.ts";
 import type { WorkerIo } from "./worker_protocol.ts";
@@ -87,6 +91,10 @@ export interface Running {
   takeover?(): void;
   release?(): void;
   sync?: SyncManager;
+  /** Workers: how the control plane reaches them (the pool). */
+  link?: WorkerLink;
+  /** The control socket's side, when this data plane has one. */
+  control?: ControlHandle;
 }
 
 /** Reads and validates a director config file; the engine seed comes from the runtime. */
@@ -174,7 +182,7 @@ export async function startInProcess(rt: DirectorRuntime, plan: DirectorPlan): P
   let control: ControlHandle | null = null;
   if (plan.control) {
     try {
-      control = await startControl(rt, plan, engine, director, sync!, clock);
+      control = await startControl(rt, plan, directorTarget(engine, director, sync!), clock);
     } catch (e) {
       await sync?.close();
       ports.forEach((p) => p.io.close());
@@ -205,39 +213,59 @@ export async function startInProcess(rt: DirectorRuntime, plan: DirectorPlan): P
   };
 }
 
+/** What the control side drives: one-thread (the director itself) or Workers. */
+interface ControlTarget {
+  /** The Controller's engine. */
+  engine: Engine;
+  sync?: SyncControl;
+  failover?: { takeover(): void; release(): void };
+  ports?: DaemonOptions["ports"];
+  beforeRequest?: DaemonOptions["beforeRequest"];
+  afterRequest?: DaemonOptions["afterRequest"];
+  /** Told the Controller once the daemon has it (restored, not yet seeded). */
+  attach?(ctl: Controller): void;
+  /**
+   * The control plane's services, each time they change, and once more (`initial`) when
+   * the restored or seeded configuration is in place.
+   */
+  adopt(services: AdoptedService[], initial: boolean): void | Promise<void>;
+  /** The estimator sample (default: the daemon's own timer). */
+  sampleRates?: (sample: () => void) => Promise<void>;
+}
+
 /**
  * Starts the embedded control side: restores the saved configuration or applies the
- * file's seed rules, and keeps the director's VIPs and neighbours in step with every
+ * file's seed rules, and keeps the data plane's VIPs and neighbours in step with every
  * accepted change.
  */
 async function startControl(
   rt: DirectorRuntime,
   plan: DirectorPlan,
-  engine: Engine,
-  director: Director,
-  sync: SyncManager,
+  target: ControlTarget,
   clock: () => number,
 ): Promise<ControlHandle> {
   const c = plan.control!;
   const control = await rt.startControl!({
-    engine,
+    engine: target.engine,
     socketPath: c.socket,
     stateDir: c.stateDir,
     metrics: c.metrics,
     clock,
     // The director's loop expires connections itself, between batches.
     expireEveryMs: 0,
+    ...(target.sampleRates ? { estimateEveryMs: 0 } : {}),
     log: rt.log,
-    sync,
-    failover: { takeover: () => director.takeover(), release: () => director.release() },
-    ports: () =>
-      director.ports.map((p) => {
-        p.io.sampleKernelDrops?.();
-        return p.io;
-      }),
+    sync: target.sync,
+    failover: target.failover,
+    ports: target.ports,
+    beforeRequest: target.beforeRequest,
+    afterRequest: target.afterRequest,
   });
+  let estimator: ReturnType<typeof setInterval> | undefined;
   try {
     const ctl = control.controller;
+    target.attach?.(ctl);
+    ctl.onChange(() => void target.adopt(adoptFromModel(ctl.model), false));
     const restored = ctl.generation > 0;
     if (restored && plan.services.length) {
       rt.log(
@@ -258,13 +286,100 @@ async function startControl(
         }
       }
     }
-    director.adopt(adoptFromModel(ctl.model));
-    ctl.onChange(() => director.adopt(adoptFromModel(ctl.model)));
-    return control;
+    await target.adopt(adoptFromModel(ctl.model), true);
+    if (target.sampleRates) {
+      // IPVS's estimator period; the sample waits for the Workers' figures.
+      estimator = setInterval(() => void target.sampleRates!(() => ctl.sampleRates()), 2000);
+    }
+    return {
+      controller: ctl,
+      handleLine: (line) => control.handleLine(line),
+      close: async () => {
+        clearInterval(estimator);
+        await control.close();
+      },
+    };
   } catch (e) {
+    clearInterval(estimator);
     await control.close();
     throw e;
   }
+}
+
+/** The control side over one-thread director: it adopts every change at once. */
+function directorTarget(engine: Engine, director: Director, sync: SyncManager): ControlTarget {
+  return {
+    engine,
+    sync,
+    failover: { takeover: () => director.takeover(), release: () => director.release() },
+    ports: () =>
+      director.ports.map((p) => {
+        p.io.sampleKernelDrops?.();
+        return p.io;
+      }),
+    adopt: (services) => director.adopt(services),
+  };
+}
+
+/**
+ * The control side over Workers (control_workers.ts): a shadow engine takes the control
+ * calls, which each request hands to the Workers before it answers; listings and the
+ * estimator read the Workers' figures. No sync daemons and no takeover here (one-thread).
+ */
+async function workersTarget(plan: DirectorPlan, link: WorkerLink): Promise<ControlTarget> {
+  const shadow = await makeEngine(plan.engine, plan.engineConfig);
+  tuneEngine(shadow, plan);
+  const wc = new WorkerControl(shadow, link);
+  let ctl: Controller | null = null;
+  const refresh = (conns: boolean) => {
+    const svcs = ctl?.model.services ?? [];
+    return wc.refresh(
+      svcs.map((s) => s.index),
+      svcs.flatMap((s) => s.dests.map((d) => d.index)),
+      conns,
+    );
+  };
+  let latest: AdoptedService[] = [];
+  let changed = false;
+  const oneThreadOnly = (state: string) => {
+    const why = `Cannot start the ${state} sync daemon: connection sync runs with the ` +
+      "one-thread director (workers: 0)";
+    return new IpvsError(why, { errno: EOPNOTSUPP, text: why, status: EXIT_KERNEL });
+  };
+  return {
+    engine: wc.engine,
+    ports: () => wc.ports,
+    sync: {
+      running: () => false,
+      check: (c) => {
+        throw oneThreadOnly(c.state);
+      },
+      start: (c) => {
+        throw oneThreadOnly(c.state);
+      },
+      stop: () => Promise.resolve(),
+      list: () => "",
+    },
+    attach: (c) => ctl = c,
+    // `-c` and the connections op list every Worker's entries: fetched only for them.
+    beforeRequest: (line) => refresh(/"(-c|--connection|-[a-zA-Z]*c[a-zA-Z]*)"|"conns"/.test(line)),
+    afterRequest: () => {
+      if (!wc.pending && !changed) return Promise.resolve();
+      changed = false;
+      return wc.flush(latest);
+    },
+    adopt(services, initial) {
+      latest = services;
+      changed = true;
+      if (!initial) return;
+      changed = false;
+      return wc.flush(services);
+    },
+    sampleRates: async (sample) => {
+      await refresh(false);
+      sample();
+    },
+  };
 }
 
 /** Runs the director until a stop signal or the duration; returns the exit code. */
@@ -273,8 +388,8 @@ export async function runDirector(rt: DirectorRuntime, o: RunOptions): Promise<n
   const reread = () => readPlan(rt, o.configFile, o.engine, o.io, o.control);
   let plan = await reread();
   // One worker by default where workers exist: its blocking loop beats the event-loop one
-  // (bench/RESULTS.md); sync, failover and the control socket live on the main thread.
-  const oneThread = plan.sync !== null || plan.control !== null;
+  // (bench/RESULTS.md); sync and failover live on the main thread.
+  const oneThread = plan.sync !== null;
   const workers = o.workers ?? plan.workers ?? (rt.startWorkers && !oneThread ? 1 : 0);
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
     throw new Error(`Cannot start: workers must be 0..64 (${workers})`);
@@ -285,18 +400,29 @@ export async function runDirector(rt: DirectorRuntime, o: RunOptions): Promise<n
   if (workers > 0 && plan.sync) {
     throw new Error("Cannot start: connection sync runs with the one-thread director (workers: 0)");
   }
-  if (workers > 0 && plan.control) {
-    throw new Error(
-      "Cannot start: the control socket runs with the one-thread director (workers: 0)",
-    );
-  }
+  // With a control socket the Workers start empty: the control plane seeds them.
   const running = workers > 0
-    ? await rt.startWorkers!(plan, workers, {
+    ? await rt.startWorkers!(plan.control ? { ...plan, services: [] } : plan, workers, {
       busy: o.busy,
       fanout: o.fanout ?? "client",
       holdMs: o.holdMs,
     })
     : await startInProcess(rt, plan);
+  if (workers > 0 && plan.control) {
+    const clock = () => (performance.timeOrigin + performance.now()) * 1000;
+    try {
+      running.control = await startControl(
+        rt,
+        plan,
+        await workersTarget(plan, running.link!),
+        clock,
+      );
+    } catch (e) {
+      await running.stop();
+      throw e;
+    }
+    running.health += `; control socket ${plan.control.socket}`;
+  }
   log(running.health);
   // (The one-thread Director logs its own ready line.)
   if (workers > 0) {
@@ -364,6 +490,8 @@ export async function runDirector(rt: DirectorRuntime, o: RunOptions): Promise<n
   removers.forEach((r) => r());
   await reloading;
   syncLine();
+  // With Workers the control side is closed here (one-thread: in its stop), saved first.
+  if (workers > 0) await running.control?.close();
   const final = await running.stop();
   log(`wvs director stats: ${JSON.stringify(final)}`);
   log("wvs director stopped");

@@ -5,6 +5,7 @@
 // Only worker 0 is primary (solicits neighbours, announces addresses); the
 // steering program sends ARP and neighbour discovery to it.
 /// <reference lib="deno.worker" />
+import { readEngine, replayCalls } from "./control_workers.ts";
 import { IP_VS_CONN_F_FWD_MASK, IP_VS_CONN_F_MASQ } from "../engine/abi.gen.ts";
 import { FANOUT_CBPF, FANOUT_HASH, setFanoutProgram } from "../io/af_packet_deno.ts";
 import { clientHashProgram } from "../io/fanout_bpf.ts";
@@ -45,6 +46,12 @@ function natDests(services: readonly ServicePlan[]): Uint8Array[] {
   );
 }
 
+/** The steering program knows the NAT real servers: the group's program changes with them. */
+function updateFanout(services: readonly ServicePlan[]): void {
+  const prog = clientHashProgram(natDests(services));
+  for (const p of ports) if (p.io.kind === "af_packet") setFanoutProgram(p.io.fd, prog);
+}
+
 /** Messages that arrived while the engine was being set up, handled once it is. */
 let early: ToWorker[] | null = [];
 
@@ -73,14 +80,23 @@ function handle(m: ToWorker): void {
     if (m.type === "init") return;
     if (m.type === "neigh") d.learnExternal(m.addr, m.mac, m.port);
     else if (m.type === "stats") post({ type: "stats", id: m.id, index, snapshot: d.snapshot() });
-    else if (m.type === "reload") {
+    else if (m.type === "control") {
+      // The control plane's calls, replayed (control_workers.ts), then its services adopted.
+      try {
+        const results = replayCalls(d.engine, m.calls);
+        d.adopt(m.services);
+        if (fanout && index === 0) updateFanout(m.services.map((s) => s.plan));
+        post({ type: "controlled", id: m.id, index, results });
+      } catch (err) {
+        post({ type: "controlled", id: m.id, index, results: [], error: (err as Error).message });
+      }
+    } else if (m.type === "readings") {
+      const readings = readEngine(d.engine, m.svcs, m.dests, m.conns, ports.map((p) => p.io));
+      post({ type: "readings", id: m.id, index, readings });
+    } else if (m.type === "reload") {
       try {
         const changes = d.reconfigure(m.services);
-        // The steering program knows the NAT real servers: the group's program changes with them.
-        if (fanout && index === 0) {
-          const prog = clientHashProgram(natDests(m.services));
-          for (const p of ports) if (p.io.kind === "af_packet") setFanoutProgram(p.io.fd, prog);
-        }
+        if (fanout && index === 0) updateFanout(m.services);
         post({ type: "reloaded", index, changes });
       } catch (err) {
         post({ type: "reloaded", index, changes: [], error: (err as Error).message });

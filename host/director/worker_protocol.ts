@@ -12,6 +12,9 @@
 // A worker's loop blocks in poll(2) and runs synchronously, so messages wait
 // until it looks: the main thread bumps `ctl[CTL_MAIL + i]` after each message
 // to worker i and sets `ctl[CTL_STOP]` to stop; workers check both between batches.
+import type { ConnDump, DestCounts, Stats } from "../engine/engine.ts";
+import type { PortStats } from "../io/frame_io.ts";
+import type { AdoptedService } from "./adopt.ts";
 import type { DirectorPlan, ServicePlan } from "./config.ts";
 import type { DirectorSnapshot } from "./director.ts";
 
@@ -40,6 +43,32 @@ export interface WorkerIo {
   holdMs?: number;
 }
 
+/** A configuration call of the Engine interface, as the control plane made it (control_workers.ts). */
+export type EngineCall = [
+  method:
+    | "setSysctl"
+    | "setTimeouts"
+    | "addService"
+    | "editService"
+    | "delService"
+    | "addDest"
+    | "editDest"
+    | "delDest"
+    | "setSchedSlots",
+  args: unknown[],
+];
+
+/** What one Worker's engine reports to the control plane (summed over Workers there). */
+export interface EngineReadings {
+  counters: number[];
+  svc: Stats[];
+  dest: Stats[];
+  destCounts: DestCounts[];
+  conns?: ConnDump[];
+  /** The Worker's interfaces (each has its own sockets on them). */
+  ports: { ifname: string; stats: PortStats }[];
+}
+
 export type ToWorker =
   | {
     type: "init";
@@ -53,7 +82,9 @@ export type ToWorker =
   }
   | { type: "neigh"; addr: Uint8Array; mac: Uint8Array; port: number }
   | { type: "reload"; services: ServicePlan[] }
-  | { type: "stats"; id: number };
+  | { type: "stats"; id: number }
+  | { type: "control"; id: number; calls: EngineCall[]; services: AdoptedService[] }
+  | { type: "readings"; id: number; svcs: number[]; dests: number[]; conns: boolean };
 
 export type FromWorker =
   | { type: "opened"; index: number; health: string }
@@ -62,6 +93,8 @@ export type FromWorker =
   | { type: "neigh"; index: number; addr: Uint8Array; mac: Uint8Array; port: number }
   | { type: "reloaded"; index: number; changes: string[]; error?: string }
   | { type: "stats"; id: number; index: number; snapshot: DirectorSnapshot }
+  | { type: "controlled"; id: number; index: number; results: number[]; error?: string }
+  | { type: "readings"; id: number; index: number; readings: EngineReadings }
   | { type: "stopped"; index: number; snapshot: DirectorSnapshot }
   | { type: "error"; index: number; message: string };
 

@@ -4,9 +4,12 @@
 // See worker_protocol.ts for the design and the message set.
 import type { DirectorPlan, ServicePlan } from "./config.ts";
 import type { DirectorSnapshot } from "./director.ts";
+import type { AdoptedService } from "./adopt.ts";
 import {
   CTL_MAIL,
   CTL_STOP,
+  type EngineCall,
+  type EngineReadings,
   type FromWorker,
   mergeSnapshots,
   type ToWorker,
@@ -33,6 +36,11 @@ export class WorkerPool {
   #pending = new Map<
     number,
     { want: number; got: DirectorSnapshot[]; done: (s: DirectorSnapshot) => void }
+  >();
+  /** Control-plane requests (control, readings) waiting for every worker's answer. */
+  #asks = new Map<
+    number,
+    { got: unknown[]; done: (r: unknown[]) => void; fail: (e: Error) => void }
   >();
   #nextId = 1;
   #ready = new Set<number>();
@@ -143,6 +151,22 @@ export class WorkerPool {
         }
         break;
       }
+      case "controlled":
+      case "readings": {
+        const a = this.#asks.get(m.id);
+        if (!a) break;
+        if (m.type === "controlled" && m.error) {
+          this.#asks.delete(m.id);
+          a.fail(new Error(`Worker ${m.index}: ${m.error}`));
+          break;
+        }
+        a.got[m.index] = m.type === "controlled" ? m.results : m.readings;
+        if (a.got.filter(Boolean).length === this.size) {
+          this.#asks.delete(m.id);
+          a.done(a.got);
+        }
+        break;
+      }
       case "reloaded": {
         const r = this.#reloads;
         if (!r) break;
@@ -175,6 +199,24 @@ export class WorkerPool {
       this.#pending.set(id, { want: this.size, got: [], done });
       for (let i = 0; i < this.size; i++) this.#post(i, { type: "stats", id });
     });
+  }
+
+  #ask<T>(message: (id: number) => ToWorker): Promise<T[]> {
+    const id = this.#nextId++;
+    return new Promise<T[]>((done, fail) => {
+      this.#asks.set(id, { got: [], done: done as (r: unknown[]) => void, fail });
+      for (let i = 0; i < this.size; i++) this.#post(i, message(id));
+    });
+  }
+
+  /** Replays the control plane's engine calls in every worker, then adopts `services` there. */
+  control(calls: EngineCall[], services: AdoptedService[]): Promise<number[][]> {
+    return this.#ask<number[]>((id) => ({ type: "control", id, calls, services }));
+  }
+
+  /** Every worker's engine readings for the control plane (control_workers.ts). */
+  readings(svcs: number[], dests: number[], conns: boolean): Promise<EngineReadings[]> {
+    return this.#ask<EngineReadings>((id) => ({ type: "readings", id, svcs, dests, conns }));
   }
 
   /** Applies `services` in every worker; resolves with worker 0's list of changes. */

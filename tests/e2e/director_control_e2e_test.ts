@@ -23,14 +23,20 @@ if (skip) console.warn(`\n*** SKIPPING the director control-socket test: ${skip}
 
 const echo = Deno.env.get("WVS_E2E_VERBOSE") ? (l: string) => console.log(`  | ${l}`) : undefined;
 
-Deno.test({
-  name: "wvsadm drives the running director: add, drain, list, sync daemon, save and restore",
-  ignore: skip !== null,
-  sanitizeOps: false,
-  sanitizeResources: false,
-}, async (t) => {
+for (const workers of [0, 1]) {
+  Deno.test({
+    name: `wvsadm drives the running director (workers: ${workers}): add, drain, list, ` +
+      `${workers ? "" : "sync daemon, "}save and restore`,
+    ignore: skip !== null,
+    sanitizeOps: false,
+    sanitizeResources: false,
+  }, (t) => scenario(t, workers));
+}
+
+/** One data plane: on the main thread (0) or in a Worker (1), where the engine is remote. */
+async function scenario(t: Deno.TestContext, workers: number): Promise<void> {
   await reapStaleNamespaces();
-  const net = new Netns("ctl");
+  const net = new Netns(`ctl${workers}`);
   const dir = await Deno.makeTempDir({ prefix: "wvs-ctl-" });
   const socket = `${dir}/wvs.sock`;
   const adm = (args: string[], stdin = "") => wvsadm(args, () => Promise.resolve(stdin), socket);
@@ -40,6 +46,7 @@ Deno.test({
     const config: DirectorConfig = {
       engine: e2eEngine(),
       ports: topo.ports,
+      workers,
       services: [],
       control: { socket, stateDir: `${dir}/state`, metrics: "127.0.0.1:9910" },
     };
@@ -64,6 +71,10 @@ Deno.test({
       const conns = stats.stdout.split("\n").filter((l) => /-> \d/.test(l))
         .reduce((n, l) => n + Number(l.trim().split(/\s+/)[2]), 0);
       assert.equal(conns, 30, stats.stdout);
+      // The connection table, from wherever the engine runs (a Worker's is remote).
+      const table = (await adm(["-L", "-n", "-c"])).stdout.split("\n")
+        .filter((l) => / 198\.18\.0\.100:80 +198\.18\.1\.\d:8080$/.test(l));
+      assert.equal(table.length, 30, table.join("\n"));
     });
 
     await t.step("/metrics has the services, the engine and the interfaces", async () => {
@@ -94,30 +105,41 @@ Deno.test({
       assert.equal((await adm(["-S", "-n"])).stdout, before);
     });
 
-    await t.step("the sync daemon starts, shows and stops through wvsadm", async () => {
-      // Sync goes through the kernel's UDP: the director's sync link has a kernel address.
-      await net.addNs("peer");
-      await net.veth("lb", "sync0", "peer", "sync0");
-      await net.addr("lb", "sync0", "198.18.3.1/24");
-      const noAddr = await adm(["--start-daemon", "master", "--mcast-interface", "eth1"]);
-      assert.equal(noAddr.status, 255, "an interface without an address is refused");
-      const start = await adm(["--start-daemon", "master", "--mcast-interface", "sync0"]);
-      assert.equal(start.status, 0, start.stderr);
-      const shown = await adm(["-L", "--daemon"]);
-      assert.match(
-        shown.stdout,
-        /^master sync daemon \(mcast=sync0, syncid=0, maxlen=1472, group=224\.0\.0\.81, port=8848, ttl=1\)$/m,
-      );
-      const again = await adm(["--start-daemon", "master", "--mcast-interface", "sync0"]);
-      assert.notEqual(again.status, 0, "a second master is refused");
-      assert.equal((await adm(["--stop-daemon", "master"])).status, 0);
-      assert.equal((await adm(["-L", "--daemon"])).stdout, "");
-    });
+    if (workers) {
+      await t.step("with Workers, the sync daemon is refused with the reason", async () => {
+        const r = await adm(["--start-daemon", "master", "--mcast-interface", "eth1"]);
+        assert.equal(r.status, 255);
+        assert.match(r.stderr, /connection sync runs with the one-thread director \(workers: 0\)/);
+        assert.equal((await adm(["-L", "--daemon"])).stdout, "");
+      });
+    }
 
-    await t.step("takeover and release go to the director", async () => {
-      assert.equal((await adm(["--release"])).status, 0);
-      assert.equal((await adm(["--takeover"])).status, 0);
-    });
+    if (!workers) {
+      await t.step("the sync daemon starts, shows and stops through wvsadm", async () => {
+        // Sync goes through the kernel's UDP: the director's sync link has a kernel address.
+        await net.addNs("peer");
+        await net.veth("lb", "sync0", "peer", "sync0");
+        await net.addr("lb", "sync0", "198.18.3.1/24");
+        const noAddr = await adm(["--start-daemon", "master", "--mcast-interface", "eth1"]);
+        assert.equal(noAddr.status, 255, "an interface without an address is refused");
+        const start = await adm(["--start-daemon", "master", "--mcast-interface", "sync0"]);
+        assert.equal(start.status, 0, start.stderr);
+        const shown = await adm(["-L", "--daemon"]);
+        assert.match(
+          shown.stdout,
+          /^master sync daemon \(mcast=sync0, syncid=0, maxlen=1472, group=224\.0\.0\.81, port=8848, ttl=1\)$/m,
+        );
+        const again = await adm(["--start-daemon", "master", "--mcast-interface", "sync0"]);
+        assert.notEqual(again.status, 0, "a second master is refused");
+        assert.equal((await adm(["--stop-daemon", "master"])).status, 0);
+        assert.equal((await adm(["-L", "--daemon"])).stdout, "");
+      });
+
+      await t.step("takeover and release go to the director", async () => {
+        assert.equal((await adm(["--release"])).status, 0);
+        assert.equal((await adm(["--takeover"])).status, 0);
+      });
+    }
 
     await t.step("SIGTERM saves; the next start restores and forwards", async () => {
       const saved = (await adm(["-S", "-n"])).stdout;
@@ -137,4 +159,4 @@ Deno.test({
     await net.cleanup();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-});
+}

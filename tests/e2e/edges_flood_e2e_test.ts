@@ -37,7 +37,13 @@ function pin(cpu: number): string[] {
 
 const echo = Deno.env.get("WVS_E2E_VERBOSE") ? (l: string) => console.log(`  | ${l}`) : undefined;
 const FLOOD_S = Number(Deno.env.get("WVS_FLOOD_SECONDS") ?? 10);
-const MAX_CONNS = 16384;
+/**
+ * The table's bound. drop_entry evicts half-open entries at random, a legitimate one waiting
+ * for its client's ACK included (IPVS does the same): the larger the table, the longer an
+ * entry lives under the flood and the rarer that is. 64 Ki entries still fill in under a
+ * second at the generator's rate here.
+ */
+const MAX_CONNS = 65536;
 const SPOOFED = ["198.18.0.71", "198.18.0.72"].slice(
   0,
   Number(Deno.env.get("WVS_FLOOD_PROCS") ?? 1),
