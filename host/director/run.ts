@@ -265,7 +265,15 @@ async function startControl(
   try {
     const ctl = control.controller;
     target.attach?.(ctl);
-    ctl.onChange(() => void target.adopt(adoptFromModel(ctl.model), false));
+    ctl.onChange((generation) => {
+      const services = adoptFromModel(ctl.model);
+      // The operator's changes in the director's log, as the health line has the start.
+      rt.log(
+        `wvs director: configuration ${generation}: ${services.length} services, ` +
+          `${services.reduce((n, s) => n + s.dests.length, 0)} real servers`,
+      );
+      void target.adopt(services, false);
+    });
     const restored = ctl.generation > 0;
     if (restored && plan.services.length) {
       rt.log(
