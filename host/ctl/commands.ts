@@ -76,6 +76,8 @@ export interface SyncControl {
   stop(state: "master" | "backup"): Promise<void>;
   /** `-L --daemon` text. */
   list(): string;
+  /** The running daemons' `--start-daemon` settings (saved with the configuration). */
+  confs?(): DaemonConf[];
 }
 
 /** A command of a batch, with its `-R` line number. */
@@ -146,6 +148,11 @@ export class Controller implements ListSource {
     this.#resolver = options.resolver;
     this.#prog = options.prog ?? "ipvsadm";
     this.#sync = options.sync;
+  }
+
+  /** The running sync daemons' settings, for the saved state (none without sync). */
+  syncDaemons(): DaemonConf[] {
+    return this.#sync?.confs?.() ?? [];
   }
 
   /** Bumped once per accepted change. */

@@ -173,7 +173,7 @@ export class Daemon {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const rules = readIfExists(`${dir}/${RULES_FILE}`);
     if (rules === null) return;
-    const { items, timeouts } = restoreItems(
+    const { items, timeouts, daemons } = restoreItems(
       rules,
       readIfExists(`${dir}/${STATE_FILE}`),
       this.#ctx.resolver,
@@ -184,6 +184,18 @@ export class Daemon {
       throw new Error(`Cannot restore ${dir}/${RULES_FILE}: ${(e as Error).message}`, { cause: e });
     }
     if (timeouts) this.controller.setTimeouts(timeouts.tcp, timeouts.tcpfin, timeouts.udp);
+    // The sync daemons that ran, unless the director's file started that role already. One
+    // that cannot start (its interface is gone) is reported; forwarding goes on without it.
+    for (const daemon of daemons) {
+      if (this.#o.sync?.running(daemon.state)) continue;
+      try {
+        this.controller.execute({ cmd: "start-daemon", daemon });
+      } catch (e) {
+        this.#log(
+          `wvs daemon: cannot restart the ${daemon.state} sync daemon: ${(e as Error).message}`,
+        );
+      }
+    }
     this.#saved = this.controller.generation;
     this.#log(
       `wvs daemon: restored ${this.controller.model.serviceCount} services, ` +

@@ -270,3 +270,52 @@ Deno.test("the wvsadm program prints the daemon's answer and exits with ipvsadm'
     assert.equal(none.status, 0);
   });
 });
+
+Deno.test("running sync daemons are saved with the configuration and started again", async () => {
+  const { SyncManager } = await import("../sync/sync.ts");
+  const { MemNet } = await import("../../tests/fixtures/sync_memnet.ts");
+  const dir = await Deno.makeTempDir({ prefix: "wvs-state-sync-" });
+  const start = () => {
+    const engine = createReferenceEngine(CONFIG);
+    const sync = new SyncManager({ engine, transport: new MemNet(), clock: () => 0 });
+    return createDaemon({
+      engine,
+      sync,
+      socketPath: `${dir}/wvs.sock`,
+      stateDir: `${dir}/state`,
+      log: () => {},
+    }).then((d) => ({ d, sync }));
+  };
+  try {
+    let { d, sync } = await start();
+    const s = `${dir}/wvs.sock`;
+    await run(s, "-A -t 198.18.0.1:80 -s rr");
+    assert.equal(
+      (await run(s, "--start-daemon backup --mcast-interface sync0 --syncid 7")).status,
+      0,
+    );
+    const listed = (await run(s, "-L --daemon")).stdout;
+    assert.match(listed, /^backup sync daemon \(mcast=sync0, syncid=7,/);
+    await d.close();
+    await sync.close();
+    const state = JSON.parse(await Deno.readTextFile(`${dir}/state/wvs-state.json`));
+    assert.deepEqual(
+      state.daemons.map((x: { state: string; syncid: number }) => [x.state, x.syncid]),
+      [
+        ["backup", 7],
+      ],
+    );
+    ({ d, sync } = await start());
+    assert.equal((await run(s, "-L --daemon")).stdout, listed);
+    // Stopped, it stays stopped at the next start.
+    assert.equal((await run(s, "--stop-daemon backup")).status, 0);
+    await d.close();
+    await sync.close();
+    ({ d, sync } = await start());
+    assert.equal((await run(s, "-L --daemon")).stdout, "");
+    await d.close();
+    await sync.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,10 +1,12 @@
 // What the daemon saves on every change and restores at start: the rules in `ipvsadm -S -n`
 // form (in creation order, so the kernel's list order comes back exactly), and a small JSON
-// for what -S does not carry: the `--set` timeouts and the real servers' thresholds.
+// for what -S does not carry: the `--set` timeouts, the real servers' thresholds and the
+// running sync daemons.
 // Runtime-agnostic (texts only; daemon.ts reads and writes the files).
 // Invariant: restore(save(x)) rebuilds x's -S text, thresholds and timeouts exactly.
 
 import { formatHostPort, type NameResolver } from "../ctl/addr.ts";
+import type { DaemonConf } from "../ctl/command.ts";
 import type { BatchItem, Controller, Timeouts } from "../ctl/commands.ts";
 import { parseRestore } from "../ctl/ipvsadm.ts";
 import { saveInCreationOrder, serviceToken } from "../ctl/save.ts";
@@ -22,6 +24,8 @@ export interface SavedState {
   timeouts: Timeouts;
   /** Real servers with a non-zero threshold, by service token and address:port. */
   thresholds: { service: string; server: string; u: number; l: number }[];
+  /** Sync daemons running when saved (`--start-daemon` settings), started again at restore. */
+  daemons?: DaemonConf[];
 }
 
 function thresholdKey(service: string, server: string): string {
@@ -49,7 +53,13 @@ export function stateTexts(ctl: Controller): { rules: string; state: string } {
       }
     }
   }
-  const state: SavedState = { version: 1, timeouts: ctl.timeouts(), thresholds };
+  const daemons = ctl.syncDaemons();
+  const state: SavedState = {
+    version: 1,
+    timeouts: ctl.timeouts(),
+    thresholds,
+    ...(daemons.length ? { daemons } : {}),
+  };
   return {
     rules: RULES_HEADER + saveInCreationOrder(services),
     state: JSON.stringify(state, null, 1) + "\n",
@@ -63,14 +73,14 @@ export function stateTexts(ctl: Controller): { rules: string; state: string } {
  * @param rules the rules file's text
  * @param stateJson the state file's text, or null when there is none
  * @param resolver name lookups (the rules are numeric; not needed normally)
- * @returns the batch and the timeouts
+ * @returns the batch, the timeouts and the sync daemons to start
  * @throws IpvsError for a rules line that does not parse; SyntaxError for bad JSON
  */
 export function restoreItems(
   rules: string,
   stateJson: string | null,
   resolver?: NameResolver,
-): { items: BatchItem[]; timeouts: Timeouts | null } {
+): { items: BatchItem[]; timeouts: Timeouts | null; daemons: DaemonConf[] } {
   const state = stateJson ? JSON.parse(stateJson) as Partial<SavedState> : {};
   const byKey = new Map<string, { u: number; l: number }>();
   for (const t of state.thresholds ?? []) byKey.set(thresholdKey(t.service, t.server), t);
@@ -85,5 +95,5 @@ export function restoreItems(
       c.dest.lThreshold = t.l;
     }
   }
-  return { items, timeouts: state.timeouts ?? null };
+  return { items, timeouts: state.timeouts ?? null, daemons: state.daemons ?? [] };
 }

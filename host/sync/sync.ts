@@ -75,6 +75,8 @@ export class SyncManager {
   #sysctls: SyncSysctls;
   #master: { m: SyncMaster; sock: SyncSender } | null = null;
   #backup: { b: SyncBackup; sock: { close(): void } } | null = null;
+  /** The `--start-daemon` settings of the running roles, as given (for the saved state). */
+  #confs = new Map<"master" | "backup", DaemonConf>();
   #nextRetry = 0;
 
   constructor(o: SyncManagerOptions) {
@@ -162,8 +164,17 @@ export class SyncManager {
       const sock = this.#o.transport.openReceiver(d, (dg) => b.receive(dg), log);
       this.#backup = { b, sock };
     }
+    this.#confs.set(state, { ...conf });
     log(`wvs sync: started ${daemonLine(d)}${this.#o.auth ? " with authentication" : ""}`);
     return d;
+  }
+
+  /** The settings the running daemons were started with, master first. */
+  confs(): DaemonConf[] {
+    return (["master", "backup"] as const).flatMap((s) => {
+      const c = this.#confs.get(s);
+      return c ? [{ ...c }] : [];
+    });
   }
 
   /**
@@ -172,6 +183,7 @@ export class SyncManager {
    * @throws IpvsError ESRCH when that role does not run
    */
   async stop(state: "master" | "backup"): Promise<void> {
+    if (this.running(state)) this.#confs.delete(state);
     if (state === "master") {
       const m = this.#master;
       if (!m) throw kernelError("stop-daemon", ESRCH, `the master sync daemon`);

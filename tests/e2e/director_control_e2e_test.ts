@@ -133,6 +133,9 @@ async function scenario(t: Deno.TestContext, workers: number): Promise<void> {
         assert.notEqual(again.status, 0, "a second master is refused");
         assert.equal((await adm(["--stop-daemon", "master"])).status, 0);
         assert.equal((await adm(["-L", "--daemon"])).stdout, "");
+        // Left running: the saved configuration carries it to the next start.
+        const again2 = await adm(["--start-daemon", "master", "--mcast-interface", "sync0"]);
+        assert.equal(again2.status, 0, again2.stderr);
       });
 
       await t.step("takeover and release go to the director", async () => {
@@ -143,12 +146,14 @@ async function scenario(t: Deno.TestContext, workers: number): Promise<void> {
 
     await t.step("SIGTERM saves; the next start restores and forwards", async () => {
       const saved = (await adm(["-S", "-n"])).stdout;
+      const daemons = (await adm(["-L", "--daemon"])).stdout;
       const stopped = await stopDirector(net, d);
       assert.equal(stopped.code, 0, stopped.errors.join("\n"));
       const file = await Deno.readTextFile(`${dir}/state/ipvsadm.rules`);
       assert.equal(file.replace(/^#.*\n/gm, ""), saved);
       d = await startDirector(net, config, echo);
       assert.equal((await adm(["-S", "-n"])).stdout, saved);
+      assert.equal((await adm(["-L", "--daemon"])).stdout, daemons, "the sync daemon is back");
       const res = await curlMany(net, "cl", `http://${vip}/`, 10);
       assert.deepEqual(res.filter((x) => x.http !== "200"), []);
       assert.equal(tally(res.map((x) => x.body))[topo.rs[2].name] ?? 0, 0, "still drained");
