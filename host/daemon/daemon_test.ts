@@ -307,12 +307,6 @@ Deno.test("running sync daemons are saved with the configuration and started aga
     );
     ({ d, sync } = await start());
     assert.equal((await run(s, "-L --daemon")).stdout, listed);
-    // Stopped, it stays stopped at the next start.
-    assert.equal((await run(s, "--stop-daemon backup")).status, 0);
-    await d.close();
-    await sync.close();
-    ({ d, sync } = await start());
-    assert.equal((await run(s, "-L --daemon")).stdout, "");
     await d.close();
     await sync.close();
   } finally {

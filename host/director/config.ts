@@ -139,6 +139,13 @@ export interface DirectorConfig {
    * configuration in `stateDir` wins after that, as the operator's latest word.
    */
   control?: ControlConfig;
+  /**
+   * Nice value (-20..19) of the director's scheduling autogroup (/proc/self/autogroup), which
+   * is its session: run it as a service or under setsid, or the whole login session gets it.
+   * Under overload the director otherwise shares its CPU about evenly with the kernel's NAPI
+   * thread, which then fills queues the director cannot drain (bench/RESULTS.md, AF_XDP).
+   */
+  priority?: number;
   /** Engine capacity for services and real servers (default: what `services` needs, or with `control` 1024 and 16384). */
   maxServices?: number;
   maxDests?: number;
@@ -196,6 +203,8 @@ export interface DirectorPlan {
   sync: DirectorSyncPlan | null;
   /** The control socket, or null (services only from the file, reloaded on SIGHUP). */
   control: ControlPlan | null;
+  /** The autogroup nice value to set at start, or null (leave it). */
+  priority: number | null;
 }
 
 /** Where wvsadm finds the daemon unless told otherwise (host/daemon/daemon.ts DEFAULT_SOCKET). */
@@ -391,6 +400,12 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
     if (!Number.isInteger(v)) fail("sysctl", `bad value for ${k}`);
     return [SYSCTLS[k], v as number];
   });
+  if (
+    c.priority !== undefined &&
+    (!Number.isInteger(c.priority) || c.priority < -20 || c.priority > 19)
+  ) {
+    fail("priority", `must be an integer in -20..19 (${c.priority})`);
+  }
   const t = c.timeouts;
   const batch = c.batch ?? 64;
   if (!Number.isInteger(batch) || batch < 1 || batch > 1024) fail("batch", `bad batch ${batch}`);
@@ -443,5 +458,6 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
     sysctl,
     sync: c.sync ? planSync(c.sync) : null,
     control: c.control ? planControl(c.control, c.services) : null,
+    priority: c.priority ?? null,
   };
 }

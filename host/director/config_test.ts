@@ -160,3 +160,10 @@ Deno.test("floating addresses are parsed per port and kept apart from the port's
     /ports\[0\]/,
   );
 });
+
+Deno.test("priority is the autogroup's nice value, checked to -20..19", () => {
+  assert.equal(planDirector(BASE).priority, null);
+  assert.equal(planDirector({ ...BASE, priority: -10 }).priority, -10);
+  assert.throws(() => planDirector({ ...BASE, priority: -21 }), /priority: must be an integer/);
+  assert.throws(() => planDirector({ ...BASE, priority: 1.5 }), /priority: must be an integer/);
+});

@@ -52,6 +52,17 @@ export function denoDirectorRuntime(log = (l: string) => console.log(l)): Direct
     randomSeed: () => crypto.getRandomValues(new Uint32Array(1))[0],
     log,
     startControl: (o) => createDaemon(o),
+    setPriority(nice) {
+      try {
+        Deno.writeTextFileSync("/proc/self/autogroup", String(nice));
+        return `priority: autogroup ${Deno.readTextFileSync("/proc/self/autogroup").trim()}`;
+      } catch (e) {
+        // No autogroup (kernel.sched_autogroup_enabled = 0, or not Linux), or no CAP_SYS_NICE.
+        return `priority: cannot set the autogroup's nice value (${
+          (e as Error).message
+        }); left as is`;
+      }
+    },
     async startWorkers(plan, workers, io) {
       const pool = await WorkerPool.start(plan, { workers, io, log });
       pool.failed.catch((e) => {

@@ -49,6 +49,8 @@ export interface DirectorRuntime {
   log(line: string): void;
   /** Starts the data plane in workers (Deno); absent where workers are not supported. */
   startWorkers?: (plan: DirectorPlan, workers: number, io: WorkerIo) => Promise<Running>;
+  /** Sets the nice value of the process's autogroup; returns what it did, for the log. */
+  setPriority?: (nice: number) => string;
   /** Starts the control socket's daemon (Deno); absent where there is none. */
   startControl?: (o: DaemonOptions) => Promise<ControlHandle>;
 }
@@ -395,6 +397,13 @@ export async function runDirector(rt: DirectorRuntime, o: RunOptions): Promise<n
   const log = rt.log;
   const reread = () => readPlan(rt, o.configFile, o.engine, o.io, o.control);
   let plan = await reread();
+  if (plan.priority !== null) {
+    log(
+      `wvs director: ${
+        rt.setPriority?.(plan.priority) ?? "priority: this runtime cannot set it (left as is)"
+      }`,
+    );
+  }
   // One worker by default where workers exist: its blocking loop beats the event-loop one
   // (bench/RESULTS.md); sync and failover live on the main thread.
   const oneThread = plan.sync !== null;
