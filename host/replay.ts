@@ -10,6 +10,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { taskArgs } from "./task_args.ts";
 import type { Engine, EngineConfig } from "./engine/engine.ts";
 import { parseIp, parseMac } from "./ctl/addr.ts";
 import { IpvsError } from "./ctl/errors.ts";
@@ -125,9 +126,8 @@ export interface ReplayArgs {
  * @throws RangeError or TypeError with a one-line message for bad options
  */
 export function parseReplayArgs(argv: string[]): ReplayArgs | "help" {
-  const args = argv[0] === "--" ? argv.slice(1) : argv;
   const { values } = parseArgs({
-    args,
+    args: taskArgs(argv),
     strict: true,
     allowPositionals: false,
     options: {

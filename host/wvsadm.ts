@@ -6,6 +6,7 @@
 //
 //   deno task wvsadm -- -A -t 10.0.0.1:80 -s rr      (or: deno run -A host/wvsadm.ts …)
 import { parseCommand } from "./ctl/cli.ts";
+import { taskArgs } from "./task_args.ts";
 import { Controller } from "./ctl/commands.ts";
 import { IpvsError } from "./ctl/errors.ts";
 import { errorText, runIpvsadm } from "./ctl/ipvsadm.ts";
@@ -36,7 +37,7 @@ export async function wvsadm(
   socketPath: string,
   prog = "ipvsadm",
 ): Promise<WvsadmResult> {
-  const args = argv[0] === "--" ? argv.slice(1) : argv;
+  const args = taskArgs(argv);
   const resolver = fileResolver();
   let stdin = "";
   // Beyond ipvsadm: a director's failover, which keepalived would otherwise do by hand.

@@ -3,13 +3,14 @@
 // fail. Runtime-agnostic; private to tests (no frames ever flow through it).
 
 import { C_COUNT, ENOENT, L_MAX_DESTS, L_MAX_SVCS, L_WORDS, T_COUNT } from "../engine/abi.gen.ts";
-import type {
-  ConnDump,
-  DestCounts,
-  DestSpec,
-  Engine,
-  ServiceSpec,
-  Stats,
+import {
+  type ConnDump,
+  type DestCounts,
+  type DestSpec,
+  type Engine,
+  type ServiceSpec,
+  type Stats,
+  ZERO_STATS,
 } from "../engine/engine.ts";
 
 /** The fake and its knobs. */
@@ -26,8 +27,6 @@ export interface FakeEngine extends Engine {
   services: Map<number, ServiceSpec>;
   dests: Map<number, { svc: number; spec: DestSpec }>;
 }
-
-const ZERO: Stats = { conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0 };
 
 /**
  * @param maxServices published service limit (0: none)
@@ -99,8 +98,8 @@ export function fakeEngine(maxServices = 0, maxDests = 0): FakeEngine {
     processBatch: () => 0,
     expire: () => 0,
     counters: () => [...e.countersArr],
-    svcStats: (svc) => ({ ...(e.svcStatsOf.get(svc) ?? ZERO) }),
-    destStats: (dest) => ({ ...(e.destStatsOf.get(dest) ?? ZERO) }),
+    svcStats: (svc) => ({ ...(e.svcStatsOf.get(svc) ?? ZERO_STATS) }),
+    destStats: (dest) => ({ ...(e.destStatsOf.get(dest) ?? ZERO_STATS) }),
     destCounts: (dest) =>
       e.destCountsOf.get(dest) ?? { activeConns: 0, inactConns: 0, persistConns: 0, flags: 0 },
     dumpConns: () => e.conns,

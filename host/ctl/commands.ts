@@ -16,7 +16,7 @@ import {
   TCP_S_FIN_WAIT,
   TCP_STATE_NAMES,
 } from "../engine/abi.gen.ts";
-import type { DestCounts, Engine, Stats } from "../engine/engine.ts";
+import { type DestCounts, type Engine, type Stats, ZERO_STATS } from "../engine/engine.ts";
 import { type NameResolver, parseIp } from "./addr.ts";
 import { applyOps, engineLimits } from "./apply.ts";
 import type { Command, DaemonConf, ServiceConf } from "./command.ts";
@@ -93,7 +93,6 @@ export interface Timeouts {
   udp: number;
 }
 
-const ZERO: Stats = { conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0 };
 const NO_COUNTS: DestCounts = { activeConns: 0, inactConns: 0, persistConns: 0, flags: 0 };
 
 interface StatsEntry {
@@ -347,14 +346,14 @@ export class Controller implements ListSource {
   // ---- Counters, baselines and rates --------------------------------------------------------
 
   #raw(obj: ModelService | ModelDest, isSvc: boolean): Stats {
-    if (!this.engine || obj.index < 0) return ZERO;
+    if (!this.engine || obj.index < 0) return { ...ZERO_STATS };
     return isSvc ? this.engine.svcStats(obj.index) : this.engine.destStats(obj.index);
   }
 
   #entry(obj: ModelService | ModelDest, isSvc: boolean): StatsEntry {
     let e = this.#stats.get(obj);
     if (!e || e.index !== obj.index) {
-      e = { index: obj.index, base: ZERO, est: new Estimator() };
+      e = { index: obj.index, base: ZERO_STATS, est: new Estimator() };
       e.est.reset(this.#raw(obj, isSvc));
       this.#stats.set(obj, e);
     }

@@ -10,7 +10,13 @@
 //   counts, the connection dump) answers from the Workers' figures, summed, as of the last
 //   `refresh()`: the daemon refreshes before each request and before each estimator sample.
 // Runtime-agnostic: the Workers are reached through a WorkerLink.
-import type { ConnDump, DestCounts, Engine, Stats } from "../engine/engine.ts";
+import {
+  type ConnDump,
+  type DestCounts,
+  type Engine,
+  type Stats,
+  ZERO_STATS,
+} from "../engine/engine.ts";
 import type { FramePort, PortStats } from "../io/frame_io.ts";
 import type { AdoptedService } from "./adopt.ts";
 import type { EngineCall, EngineReadings } from "./worker_protocol.ts";
@@ -35,8 +41,6 @@ const CONTROL_CALLS = new Set<string>([
   "delDest",
   "setSchedSlots",
 ]);
-
-const ZERO: Stats = { conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0 };
 
 function addStats(a: Stats, b: Stats): Stats {
   return {
@@ -67,8 +71,8 @@ export class WorkerControl {
     this.#link = link;
     const reads: Partial<Engine> = {
       counters: () => this.#counters.length ? [...this.#counters] : shadow.counters(),
-      svcStats: (svc) => ({ ...(this.#svc.get(svc) ?? ZERO) }),
-      destStats: (dest) => ({ ...(this.#dest.get(dest) ?? ZERO) }),
+      svcStats: (svc) => ({ ...(this.#svc.get(svc) ?? ZERO_STATS) }),
+      destStats: (dest) => ({ ...(this.#dest.get(dest) ?? ZERO_STATS) }),
       destCounts: (dest) => {
         // Counts from the traffic; flags (the dest's configuration) from the shadow.
         const c = this.#counts.get(dest);
@@ -135,9 +139,9 @@ export class WorkerControl {
     const counts = new Map<number, DestCounts>();
     for (const r of all) {
       r.counters.forEach((v, i) => counters[i] = (counters[i] ?? 0) + v);
-      svcs.forEach((s, i) => svc.set(s, addStats(svc.get(s) ?? ZERO, r.svc[i])));
+      svcs.forEach((s, i) => svc.set(s, addStats(svc.get(s) ?? ZERO_STATS, r.svc[i])));
       dests.forEach((d, i) => {
-        dest.set(d, addStats(dest.get(d) ?? ZERO, r.dest[i]));
+        dest.set(d, addStats(dest.get(d) ?? ZERO_STATS, r.dest[i]));
         const c = counts.get(d);
         const n = r.destCounts[i];
         counts.set(d, {

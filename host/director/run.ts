@@ -337,6 +337,8 @@ function directorTarget(engine: Engine, director: Director, sync: SyncManager): 
  * estimator read the Workers' figures. No sync daemons and no takeover here (one-thread).
  */
 async function workersTarget(plan: DirectorPlan, link: WorkerLink): Promise<ControlTarget> {
+  // The Workers' own sizes: service and dest indices follow maxServices/maxDests, and the
+  // listing's size= follows the table; its connection slots stay empty (memory, not CPU).
   const shadow = await makeEngine(plan.engine, plan.engineConfig);
   tuneEngine(shadow, plan);
   const wc = new WorkerControl(shadow, link);

@@ -154,6 +154,15 @@ export interface Stats {
   outBytes: number;
 }
 
+/** Statistics of nothing: the start of a sum, or what a missing entry reports. */
+export const ZERO_STATS: Readonly<Stats> = Object.freeze({
+  conns: 0,
+  inPkts: 0,
+  outPkts: 0,
+  inBytes: 0,
+  outBytes: 0,
+});
+
 /**
  * Master-side parameters of connection sync (ip_vs_sync.c; the sysctls of spec §9). The host
  * validates them (threshold < period unless period is 0; retries 0..3).

@@ -28,20 +28,23 @@ import {
   txFrameLen,
 } from "./frame_io.ts";
 import {
+  checked,
   EINTR,
   errnoMessage,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
+  MSG_DONTWAIT,
   PROT_READ,
   PROT_WRITE,
+  setsockoptInt,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
   type Sys,
 } from "./sys.ts";
 
 const AF_PACKET = 17;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0x80000;
 const ETH_P_ALL = 0x0003;
 const SOL_SOCKET = 1;
 const SO_SNDBUFFORCE = 32;
@@ -62,7 +65,6 @@ const PACKET_FANOUT_DATA = 22;
 const PACKET_QDISC_BYPASS = 20;
 const PACKET_IGNORE_OUTGOING = 23;
 const MSG_TRUNC = 0x20;
-const MSG_DONTWAIT = 0x40;
 const TP_STATUS_CSUMNOTREADY = 1 << 3;
 const TP_STATUS_VLAN_VALID = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID = 1 << 6;
@@ -169,24 +171,6 @@ export interface AfPacketOptions {
   sndbuf?: number;
 }
 
-function check(sys: Sys, r: number, what: string): number {
-  if (r < 0) throw new Error(errnoMessage(sys, what));
-  return r;
-}
-
-function setInt(
-  sys: Sys,
-  fd: number,
-  level: number,
-  name: number,
-  value: number,
-  what: string,
-): void {
-  const v = new Uint8Array(4);
-  new DataView(v.buffer).setInt32(0, value, true);
-  check(sys, sys.setsockopt(fd, level, name, v, 4), `setsockopt(${what})`);
-}
-
 const SIOCETHTOOL = 0x8946;
 const ETHTOOL_GFLAGS = 0x25;
 const ETHTOOL_SFLAGS = 0x26;
@@ -243,7 +227,7 @@ export function setFanoutProgram(sys: Sys, fd: number, program: Uint8Array): voi
   const dv = new DataView(fprog.buffer);
   dv.setUint16(0, program.length / 8, true);
   dv.setBigUint64(8, sys.addressOf(program), true);
-  check(
+  checked(
     sys,
     sys.setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, fprog, 16),
     "setsockopt(PACKET_FANOUT_DATA)",
@@ -279,17 +263,21 @@ function mapRxRing(sys: Sys, fd: number, area: FrameArea, ring: RxRing): void {
   if (addr % 4096n !== 0n || ringBytes(ring) % 4096 !== 0) {
     throw new Error("Cannot map an RX ring: it must start a page and fill whole pages");
   }
-  setInt(sys, fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2, "PACKET_VERSION");
+  setsockoptInt(sys, fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2, "PACKET_VERSION");
   // Untagged frames start at TPACKET2_NETOFF − 14 + reserve: make that pad + HEADROOM.
   const reserve = ring.pad + HEADROOM + 14 - TPACKET2_NETOFF;
-  setInt(sys, fd, SOL_PACKET, PACKET_RESERVE, reserve, "PACKET_RESERVE");
+  setsockoptInt(sys, fd, SOL_PACKET, PACKET_RESERVE, reserve, "PACKET_RESERVE");
   const req = new Uint8Array(16); // struct tpacket_req
   const dv = new DataView(req.buffer);
   dv.setUint32(0, 4096, true); // tp_block_size
   dv.setUint32(4, ringBytes(ring) / 4096, true); // tp_block_nr
   dv.setUint32(8, ring.stride * SLOT_SIZE, true); // tp_frame_size
   dv.setUint32(12, ring.frames, true); // tp_frame_nr
-  check(sys, sys.setsockopt(fd, SOL_PACKET, PACKET_RX_RING, req, 16), "setsockopt(PACKET_RX_RING)");
+  checked(
+    sys,
+    sys.setsockopt(fd, SOL_PACKET, PACKET_RX_RING, req, 16),
+    "setsockopt(PACKET_RX_RING)",
+  );
   const at = sys.mmap(addr, ringBytes(ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd);
   if (at !== addr) throw new Error(errnoMessage(sys, "mmap(RX ring over engine memory)"));
 }
@@ -316,7 +304,7 @@ export function openAfPacket(
   const c = sys;
   const index = ifIndex(sys, ifname);
   // Protocol 0 at creation: nothing is queued until bind() names the interface.
-  const fd = check(
+  const fd = checked(
     sys,
     c.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0),
     `socket(AF_PACKET) for ${ifname}`,
@@ -325,21 +313,21 @@ export function openAfPacket(
     // Our own transmissions would otherwise come back as PACKET_OUTGOING (pitfall 8);
     // recvBatch also filters them, for kernels before 4.20.
     try {
-      setInt(sys, fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING");
+      setsockoptInt(sys, fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING");
     } catch { /* filtered by pkttype below */ }
-    setInt(sys, fd, SOL_PACKET, PACKET_AUXDATA, 1, "PACKET_AUXDATA");
+    setsockoptInt(sys, fd, SOL_PACKET, PACKET_AUXDATA, 1, "PACKET_AUXDATA");
     try {
-      setInt(sys, fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
+      setsockoptInt(sys, fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
     } catch { /* an optimisation only */ }
     if (opts.rxRing) mapRxRing(sys, fd, area, opts.rxRing);
-    setInt(sys, fd, SOL_SOCKET, SO_RCVBUFFORCE, opts.rcvbuf ?? 4 << 20, "SO_RCVBUFFORCE");
-    setInt(sys, fd, SOL_SOCKET, SO_SNDBUFFORCE, opts.sndbuf ?? 4 << 20, "SO_SNDBUFFORCE");
+    setsockoptInt(sys, fd, SOL_SOCKET, SO_RCVBUFFORCE, opts.rcvbuf ?? 4 << 20, "SO_RCVBUFFORCE");
+    setsockoptInt(sys, fd, SOL_SOCKET, SO_SNDBUFFORCE, opts.sndbuf ?? 4 << 20, "SO_SNDBUFFORCE");
     // Solicited-node multicast (IPv6 neighbour solicitations for VIPs) must pass a real NIC's filter.
     const mreq = new Uint8Array(16);
     const mv = new DataView(mreq.buffer);
     mv.setInt32(0, index, true);
     mv.setUint16(4, PACKET_MR_ALLMULTI, true);
-    check(
+    checked(
       sys,
       c.setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 16),
       "setsockopt(PACKET_ADD_MEMBERSHIP)",
@@ -349,10 +337,10 @@ export function openAfPacket(
     sv.setUint16(0, AF_PACKET, true);
     sv.setUint16(2, ETH_P_ALL, false);
     sv.setInt32(4, index, true);
-    check(sys, c.bind(fd, sll, sll.length), `bind(${ifname})`);
+    checked(sys, c.bind(fd, sll, sll.length), `bind(${ifname})`);
     if (opts.fanout) {
       const v = (opts.fanout.group & 0xffff) | (opts.fanout.mode << 16);
-      setInt(sys, fd, SOL_PACKET, PACKET_FANOUT, v, "PACKET_FANOUT");
+      setsockoptInt(sys, fd, SOL_PACKET, PACKET_FANOUT, v, "PACKET_FANOUT");
       if (opts.fanout.program) setFanoutProgram(sys, fd, opts.fanout.program);
     }
   } catch (e) {

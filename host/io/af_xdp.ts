@@ -60,7 +60,21 @@ import {
 } from "./frame_io.ts";
 import { completeL4Checksum, looksPartial } from "./csum_fixup.ts";
 import { hwAddr, rxQueues } from "./netdev.ts";
-import { errnoMessage, MAP_SHARED, PROT_READ, PROT_WRITE, type Sys } from "./sys.ts";
+import {
+  checked,
+  EAGAIN,
+  EBUSY,
+  ENOBUFS,
+  errnoMessage,
+  MAP_SHARED,
+  MSG_DONTWAIT,
+  PROT_READ,
+  PROT_WRITE,
+  setsockoptInt,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  type Sys,
+} from "./sys.ts";
 import {
   attachXdp,
   createXskMap,
@@ -72,8 +86,6 @@ import {
 } from "./xdp_prog.ts";
 
 const AF_XDP = 44;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0x80000;
 const SOL_XDP = 283;
 // Socket options (linux/if_xdp.h).
 const XDP_MMAP_OFFSETS = 1;
@@ -96,7 +108,6 @@ const PGOFF_TX_RING = 0x80000000n;
 const PGOFF_FILL_RING = 0x100000000n;
 const PGOFF_COMPLETION_RING = 0x180000000n;
 const MAP_POPULATE = 0x8000;
-const MSG_DONTWAIT = 0x40;
 /** The kernel writes a frame this far into its chunk (include/uapi/linux/bpf.h). */
 const XDP_PACKET_HEADROOM = 256;
 /** UMEM chunk size: frames of up to 2048 − 256 bytes, more than MAX_FRAME. */
@@ -107,9 +118,6 @@ const OFFSET_SHIFT = 48;
 /** struct xdp_desc: u64 addr, u32 len, u32 options; as u32 words. */
 const DESC_WORDS = 4;
 // Kick outcomes that mean "call again" (EAGAIN: more than a batch, or completion ring full).
-const EAGAIN = 11;
-const EBUSY = 16;
-const ENOBUFS = 105;
 /** Kicks without progress before sendBatch leaves the rest to the next kick. */
 const KICK_TRIES = 4;
 
@@ -176,17 +184,6 @@ interface Ring {
   head: number;
 }
 
-function check(sys: Sys, r: number, what: string): number {
-  if (r < 0) throw new Error(errnoMessage(sys, what));
-  return r;
-}
-
-function setInt(sys: Sys, fd: number, name: number, value: number, what: string): void {
-  const v = new Uint8Array(4);
-  new DataView(v.buffer).setUint32(0, value, true);
-  check(sys, sys.setsockopt(fd, SOL_XDP, name, v, 4), `setsockopt(${what})`);
-}
-
 /** Maps one ring (`entry` bytes each) at page offset `pgoff` of socket `fd`. */
 function mapRing(
   sys: Sys,
@@ -250,7 +247,7 @@ export function openAfXdp(
     }
     const mac = hwAddr(sys, ifname);
     const umem = umemSpan(sys, area, slots);
-    const fd = check(sys, sys.socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0), "socket(AF_XDP)");
+    const fd = checked(sys, sys.socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0), "socket(AF_XDP)");
     fds.push(fd);
     const reg = new Uint8Array(32); // struct xdp_umem_reg
     const rv = new DataView(reg.buffer);
@@ -259,15 +256,15 @@ export function openAfXdp(
     rv.setUint32(16, CHUNK, true);
     rv.setUint32(20, 0, true); // headroom
     rv.setUint32(24, XDP_UMEM_UNALIGNED_CHUNK_FLAG, true);
-    check(sys, sys.setsockopt(fd, SOL_XDP, XDP_UMEM_REG, reg, reg.length), "XDP_UMEM_REG");
-    setInt(sys, fd, XDP_UMEM_FILL_RING, slots.rx, "XDP_UMEM_FILL_RING");
-    setInt(sys, fd, XDP_UMEM_COMPLETION_RING, slots.tx, "XDP_UMEM_COMPLETION_RING");
-    setInt(sys, fd, XDP_RX_RING, slots.rx, "XDP_RX_RING");
-    setInt(sys, fd, XDP_TX_RING, slots.tx, "XDP_TX_RING");
+    checked(sys, sys.setsockopt(fd, SOL_XDP, XDP_UMEM_REG, reg, reg.length), "XDP_UMEM_REG");
+    setsockoptInt(sys, fd, SOL_XDP, XDP_UMEM_FILL_RING, slots.rx, "XDP_UMEM_FILL_RING");
+    setsockoptInt(sys, fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, slots.tx, "XDP_UMEM_COMPLETION_RING");
+    setsockoptInt(sys, fd, SOL_XDP, XDP_RX_RING, slots.rx, "XDP_RX_RING");
+    setsockoptInt(sys, fd, SOL_XDP, XDP_TX_RING, slots.tx, "XDP_TX_RING");
     const off = new Uint8Array(128); // struct xdp_mmap_offsets: rx, tx, fr, cr
     const offLen = new Uint8Array(4);
     new DataView(offLen.buffer).setUint32(0, off.length, true);
-    check(sys, sys.getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, off, offLen), "XDP_MMAP_OFFSETS");
+    checked(sys, sys.getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, off, offLen), "XDP_MMAP_OFFSETS");
     const ov = new DataView(off.buffer);
     const rx = mapRing(sys, fd, ov, 0, slots.rx, 16, PGOFF_RX_RING, "RX");
     rings.push(rx);
@@ -285,7 +282,7 @@ export function openAfXdp(
     sv.setUint32(8, 0, true); // queue
     const port = new AfXdpPort(sys, ifname, fd, area, slots, umem.start, { rx, tx, fill, comp });
     port.mac = mac;
-    check(sys, sys.bind(fd, sxdp, sxdp.length), `bind(AF_XDP, ${ifname} queue 0)`);
+    checked(sys, sys.bind(fd, sxdp, sxdp.length), `bind(AF_XDP, ${ifname} queue 0)`);
     const mapFd = createXskMap(sys, 1);
     fds.push(mapFd);
     setXsk(sys, mapFd, 0, fd);

@@ -59,9 +59,34 @@ export const MAP_ANONYMOUS = 0x20;
 
 export const EAGAIN = 11;
 export const EINTR = 4;
+export const EBUSY = 16;
 export const ENOBUFS = 105;
+
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0x80000;
+export const MSG_DONTWAIT = 0x40;
 
 /** "<what> failed: <strerror> (errno N)", for the error of the last call. */
 export function errnoMessage(sys: Sys, what: string, e: number = sys.errno()): string {
   return `${what} failed: ${sys.strerror(e)} (errno ${e})`;
+}
+
+/** `r`, or an Error naming `what` and errno when the call failed (r < 0). For set-up, not per frame. */
+export function checked(sys: Sys, r: number, what: string): number {
+  if (r < 0) throw new Error(errnoMessage(sys, what));
+  return r;
+}
+
+/** setsockopt with a 4-byte int value; throws as {@linkcode checked}. */
+export function setsockoptInt(
+  sys: Sys,
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+  what: string,
+): void {
+  const v = new Uint8Array(4);
+  new DataView(v.buffer).setInt32(0, value, true);
+  checked(sys, sys.setsockopt(fd, level, name, v, 4), `setsockopt(${what})`);
 }

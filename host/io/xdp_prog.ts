@@ -8,7 +8,7 @@
 // takes from the low bits of its flags argument (Linux ≥ 5.3).
 // The link, the program and the map live as long as their descriptors: a
 // crashed director leaves nothing attached.
-import { errnoMessage, type Sys } from "./sys.ts";
+import { checked, errnoMessage, type Sys } from "./sys.ts";
 
 // bpf(2) commands, map and program types, attach types (linux/bpf.h).
 const BPF_MAP_CREATE = 0;
@@ -83,9 +83,7 @@ export function redirectProgram(mapFd: number): Uint8Array {
 }
 
 function bpf(sys: Sys, cmd: number, attr: Uint8Array, what: string): number {
-  const r = sys.bpf(cmd, attr, attr.length);
-  if (r < 0) throw new Error(errnoMessage(sys, what));
-  return r;
+  return checked(sys, sys.bpf(cmd, attr, attr.length), what);
 }
 
 /** Creates an XSKMAP of `entries` slots (one per receive queue); returns its descriptor. */
