@@ -57,6 +57,8 @@ export interface WvsOptions {
    * the director's nice value.
    */
   ownGroup?: boolean;
+  /** The director's `spinUs` (config.ts): poll on this long after the last frame, µs. */
+  spinUs?: number;
 }
 
 export interface Forwarder {
@@ -78,6 +80,7 @@ export function wvsConfig(o: WvsOptions): DirectorConfig {
     io: o.io,
     workers: o.workers,
     rcvbuf: o.rcvbuf,
+    spinUs: o.spinUs,
     // Enough for a 6 s close test (~80k entries in TIME_WAIT): the engine's expiry sweep
     // scans every slot once a second, so a bigger table costs a stall per second.
     maxConns: 1 << 17,
@@ -125,6 +128,8 @@ EOF`,
         Deno.execPath(),
         "run",
         "-A",
+        // Diagnosis: V8 flags for the director, e.g. WVS_BENCH_V8=--trace-gc.
+        ...(Deno.env.get("WVS_BENCH_V8") ? [`--v8-flags=${Deno.env.get("WVS_BENCH_V8")}`] : []),
         `${REPO}host/director/main.ts`,
         "--config",
         file,

@@ -47,6 +47,8 @@ const FORWARDERS: Record<string, Forwarder> = {
     args: ["--busy"],
   }),
   "wvs-busy": wvs("wvs-busy", { nice: 0, keepOffloads: true, args: ["--busy"] }),
+  // spinUs on the shared core: after a full round the loop still sleeps (no loss under overload).
+  "wvs-spin200": wvs("wvs-spin200", { keepOffloads: true, spinUs: 200 }),
   "wvs-b16": wvs("wvs-b16", { batch: 16, keepOffloads: true }),
   "wvs-b8": wvs("wvs-b8", { batch: 8, keepOffloads: true }),
   "wvs-b256": wvs("wvs-b256", { batch: 256, keepOffloads: true }),
@@ -77,6 +79,12 @@ const FORWARDERS: Record<string, Forwarder> = {
   "wvs-tcp": wvs("wvs-tcp", { cpus: "" }),
   "wvs-tcp-w2": wvs("wvs-tcp-w2", { workers: 2, cpus: "" }),
   "wvs-tcp-main-mmsg": wvs("wvs-tcp-main-mmsg", { workers: 0, io: "mmsg", cpus: "" }),
+  // Issue 5, latency: never sleeping, spinning after light rounds (config spinUs), AF_XDP.
+  "wvs-tcp-busy": wvs("wvs-tcp-busy", { cpus: "", nice: 0, args: ["--busy"] }),
+  "wvs-tcp-spin200": wvs("wvs-tcp-spin200", { cpus: "", spinUs: 200 }),
+  "wvs-tcp-w2-spin200": wvs("wvs-tcp-w2-spin200", { workers: 2, cpus: "", spinUs: 200 }),
+  "wvs-tcp-xdp-spin200": wvs("wvs-tcp-xdp-spin200", { cpus: "", io: "xdp", spinUs: 200 }),
+  "wvs-tcp-xdp": wvs("wvs-tcp-xdp", { cpus: "", io: "xdp" }),
 };
 
 /** A run with more foreign load than this (CPUs) is repeated, up to RETRIES times, then marked. */

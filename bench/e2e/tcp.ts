@@ -165,6 +165,9 @@ export async function latencyRun(b: BenchNet, fwd: Forwarder, load: number): Pro
     return { config: fwd.name, load, p50, p99, lost, probes, foreign, notes };
   } finally {
     await running.stop();
+    // With WVS_BENCH_V8=--trace-gc (forwarders.ts): the director's collections, counted.
+    const gc = running.log?.().filter((l) => /Scavenge|Mark-Compact|Mark-sweep/.test(l)) ?? [];
+    if (gc.length) notes.push(`gc ${gc.length}: ${gc.slice(-3).join(" | ")}`);
     // The worker's own round and tick durations (µs), from its final stats line.
     const line = running.log?.().find((l) => l.startsWith("wvs director stats: "));
     if (line) {

@@ -146,6 +146,13 @@ export interface DirectorConfig {
    * thread, which then fills queues the director cannot drain (bench/RESULTS.md, AF_XDP).
    */
   priority?: number;
+  /**
+   * After the last frame, keep polling the rings this long (µs, 0..10000; default 0) before
+   * sleeping in poll(2), yielding the CPU on each empty pass. Sleeping costs a wake-up per
+   * burst, tens of µs on a VM; spinning costs CPU while traffic pauses (bench/RESULTS.md,
+   * "Latency").
+   */
+  spinUs?: number;
   /** Engine capacity for services and real servers (default: what `services` needs, or with `control` 1024 and 16384). */
   maxServices?: number;
   maxDests?: number;
@@ -205,6 +212,8 @@ export interface DirectorPlan {
   control: ControlPlan | null;
   /** The autogroup nice value to set at start, or null (leave it). */
   priority: number | null;
+  /** Polling after the last frame before sleeping, µs (DirectorConfig.spinUs). */
+  spinUs: number;
 }
 
 /** Where wvsadm finds the daemon unless told otherwise (host/daemon/daemon.ts DEFAULT_SOCKET). */
@@ -406,6 +415,10 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
   ) {
     fail("priority", `must be an integer in -20..19 (${c.priority})`);
   }
+  const spinUs = c.spinUs ?? 0;
+  if (!Number.isInteger(spinUs) || spinUs < 0 || spinUs > 10_000) {
+    fail("spinUs", `must be an integer in 0..10000 (${c.spinUs})`);
+  }
   const t = c.timeouts;
   const batch = c.batch ?? 64;
   if (!Number.isInteger(batch) || batch < 1 || batch > 1024) fail("batch", `bad batch ${batch}`);
@@ -459,5 +472,6 @@ export function planDirector(c: DirectorConfig): DirectorPlan {
     sync: c.sync ? planSync(c.sync) : null,
     control: c.control ? planControl(c.control, c.services) : null,
     priority: c.priority ?? null,
+    spinUs,
   };
 }

@@ -167,3 +167,11 @@ Deno.test("priority is the autogroup's nice value, checked to -20..19", () => {
   assert.throws(() => planDirector({ ...BASE, priority: -21 }), /priority: must be an integer/);
   assert.throws(() => planDirector({ ...BASE, priority: 1.5 }), /priority: must be an integer/);
 });
+
+Deno.test("spinUs is the polling time after a light round, checked to 0..10000 µs", () => {
+  assert.equal(planDirector(BASE).spinUs, 0);
+  assert.equal(planDirector({ ...BASE, spinUs: 200 }).spinUs, 200);
+  assert.throws(() => planDirector({ ...BASE, spinUs: -1 }), /spinUs: must be an integer/);
+  assert.throws(() => planDirector({ ...BASE, spinUs: 10_001 }), /spinUs: must be an integer/);
+  assert.throws(() => planDirector({ ...BASE, spinUs: 0.5 }), /spinUs: must be an integer/);
+});

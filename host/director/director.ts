@@ -99,6 +99,13 @@ export interface DirectorOptions {
   primary?: boolean;
   /** Most frames per round (default: the engine's batch). */
   roundLimit?: number;
+  /**
+   * run(): after a round that was not full, keep polling this long before waiting, µs
+   * (config spinUs; after a full round it waits, so that NAPI can refill the rings).
+   */
+  spinUs?: number;
+  /** run(): called on each empty pass while spinning (sched_yield: NAPI may need this CPU). */
+  relax?: () => void;
   /** Called with every neighbour this director learns (to share it with other workers). */
   onLearn?: (addr: Uint8Array, mac: Uint8Array, port: number) => void;
   /**
@@ -181,6 +188,8 @@ export class Director {
   #cur: RxCursor = { slot: 0, desc: 0, ring: 0 };
   /** Most frames taken in one round (ring ports can offer more than a batch). */
   #roundLimit: number;
+  #spinMs: number;
+  #relax: () => void;
   #txIdx: Uint32Array[];
   #txCount: Int32Array;
   #rr = 0;
@@ -211,6 +220,8 @@ export class Director {
     this.#log = o.log ?? ((l) => console.log(l));
     this.#area = frameArea(o.engine);
     this.#roundLimit = Math.min(o.roundLimit ?? this.#area.batch, this.#area.batch);
+    this.#spinMs = (o.spinUs ?? 0) / 1000;
+    this.#relax = o.relax ?? (() => {});
     this.#mem = new Uint8Array(this.#area.memory);
     this.#dv = new DataView(this.#area.memory);
     this.#txIdx = o.ports.map(() => new Uint32Array(this.#area.txCap));
@@ -419,6 +430,11 @@ export class Director {
   }
 
   /** One receive → process → send round over all ports; returns frames taken (0 = idle). */
+  /** Most frames a round takes (pollOnce). */
+  get roundLimit(): number {
+    return this.#roundLimit;
+  }
+
   pollOnce(): number {
     const cur = this.#cur;
     cur.slot = 0;
@@ -701,13 +717,18 @@ export class Director {
   async run(): Promise<void> {
     this.#running = true;
     let lastYield = performance.now();
+    let lastFrame = -Infinity;
     while (this.#running) {
       const got = this.pollOnce();
       this.tick();
-      if (got === 0) {
+      const now = performance.now();
+      if (got > 0) lastFrame = got < this.#roundLimit ? now : -Infinity;
+      const spinning = got === 0 && now - lastFrame < this.#spinMs;
+      if (spinning) this.#relax();
+      if (got === 0 && !spinning) {
         await this.#wait(this.ports.map((p) => p.io), IDLE_WAIT_MS);
         lastYield = performance.now();
-      } else if (performance.now() - lastYield > YIELD_EVERY_MS) {
+      } else if (now - lastYield > YIELD_EVERY_MS) {
         await new Promise((r) => setTimeout(r, 0));
         lastYield = performance.now();
       }

@@ -57,7 +57,7 @@ function rig(engine: Engine) {
   return rigWith(engine);
 }
 
-function rigWith(engine: Engine) {
+function rigWith(engine: Engine, loop: Partial<ConstructorParameters<typeof Director>[0]> = {}) {
   const area = frameArea(engine);
   const io = [new MemoryPort("front", area), new MemoryPort("back", area)];
   const logs: string[] = [];
@@ -81,6 +81,7 @@ function rigWith(engine: Engine) {
     services: nat(),
     clock: () => now,
     log: (l) => logs.push(l),
+    ...loop,
   });
   d.setup();
   return { d, io, logs, advance: (ms: number) => (now += ms * 1000) };
@@ -324,4 +325,43 @@ Deno.test("Director expires in small windows that cover the table once a second"
   advance(1500);
   d.tick();
   assert.equal(budgets.at(-1), 0, "after a lap or more, the whole table");
+});
+
+/** run() with spinning: what it does between its last frame and its first wait. */
+async function spinRun(spinUs: number, frames: number) {
+  let relaxed = 0;
+  let waitedAfterMs = -1;
+  let lastFrameAt = 0;
+  const { d, io } = rigWith(createPassthroughEngine(CONFIG), {
+    spinUs,
+    relax: () => relaxed++,
+    wait: () => {
+      waitedAfterMs = performance.now() - lastFrameAt;
+      d.stop();
+      return Promise.resolve();
+    },
+  });
+  for (let i = 0; i < frames; i++) {
+    io[0].inbox.push(
+      arpRequest(parseMac(CLIENT_MAC), parseIp("198.18.0.1"), parseIp("198.18.0.77")),
+    );
+  }
+  lastFrameAt = performance.now();
+  await d.run();
+  return { relaxed, waitedAfterMs };
+}
+
+Deno.test("Director run(): after a light round it polls for spinUs, relaxing the CPU, before it waits", async () => {
+  const light = await spinRun(5000, 1);
+  assert.ok(light.relaxed > 0, "empty passes while spinning call relax (sched_yield)");
+  assert.ok(light.waitedAfterMs >= 5, `it waited only ${light.waitedAfterMs} ms after the frame`);
+  const off = await spinRun(0, 1);
+  assert.equal(off.relaxed, 0, "spinUs 0: it waits at once");
+});
+
+Deno.test("Director run(): after a full round it waits at once (NAPI may need the CPU)", async () => {
+  // CONFIG.batch frames fill the round; the next pass is empty.
+  const r = await spinRun(5000, CONFIG.batch);
+  assert.equal(r.relaxed, 0);
+  assert.ok(r.waitedAfterMs < 5, `it spun ${r.waitedAfterMs} ms after a full round`);
 });

@@ -19,7 +19,7 @@ export { makeEngine, openPorts } from "./ports.ts";
 
 const USAGE =
   `usage: deno run -A host/director/main.ts --config <file.json> [--engine wasm|ts|passthrough]
-       [--io mmsg|ring|xdp] [--workers N] [--fanout client|hash] [--busy] [--duration <seconds>]
+       [--io mmsg|ring|xdp] [--workers N] [--fanout client|hash] [--busy] [--spin-us N] [--duration <seconds>]
        [--stats-every <seconds>] [--socket <path>] [--state-dir <dir>] [--metrics <host:port>]
   --socket, --state-dir, --metrics  the control socket for wvsadm (as the file's "control")`;
 
@@ -91,6 +91,7 @@ async function main(): Promise<number> {
       workers: { type: "string" },
       fanout: { type: "string", default: "client" },
       busy: { type: "boolean", default: false },
+      "spin-us": { type: "string" },
       "hold-ms": { type: "string" },
       duration: { type: "string" },
       "stats-every": { type: "string" },
@@ -116,6 +117,7 @@ async function main(): Promise<number> {
     workers: values.workers === undefined ? undefined : Number(values.workers),
     fanout: values.fanout,
     busy: values.busy,
+    spinUs: values["spin-us"] === undefined ? undefined : Number(values["spin-us"]),
     holdMs: values["hold-ms"] ? Number(values["hold-ms"]) : undefined,
     duration: values.duration ? Number(values.duration) : undefined,
     statsEvery: values["stats-every"] ? Number(values["stats-every"]) : undefined,

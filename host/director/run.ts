@@ -71,6 +71,8 @@ export interface RunOptions {
   workers?: number;
   fanout?: "client" | "hash";
   busy?: boolean;
+  /** Over the file's `spinUs`. */
+  spinUs?: number;
   /** Benchmarks: workers leave their sockets unread this long once ready (WorkerIo.holdMs). */
   holdMs?: number;
   /** Seconds; stop by itself after this long. */
@@ -167,6 +169,8 @@ export async function startInProcess(rt: DirectorRuntime, plan: DirectorPlan): P
     services: plan.control ? [] : plan.services,
     gateways: plan.gateways,
     wait: (p, ms) => waitReadable(rt.sys, p, ms),
+    spinUs: plan.spinUs,
+    relax: () => rt.sys.schedYield(),
     roundLimit: plan.round,
     log,
     clock,
@@ -399,6 +403,12 @@ export async function runDirector(rt: DirectorRuntime, o: RunOptions): Promise<n
   const log = rt.log;
   const reread = () => readPlan(rt, o.configFile, o.engine, o.io, o.control);
   let plan = await reread();
+  if (o.spinUs !== undefined) {
+    if (!Number.isInteger(o.spinUs) || o.spinUs < 0 || o.spinUs > 10_000) {
+      throw new Error(`Cannot start: --spin-us must be 0..10000 (${o.spinUs})`);
+    }
+    plan.spinUs = o.spinUs;
+  }
   if (plan.priority !== null) {
     log(
       `wvs director: ${
@@ -423,6 +433,7 @@ export async function runDirector(rt: DirectorRuntime, o: RunOptions): Promise<n
   const running = workers > 0
     ? await rt.startWorkers!(plan.control ? { ...plan, services: [] } : plan, workers, {
       busy: o.busy,
+      spinUs: plan.spinUs,
       fanout: o.fanout ?? "client",
       holdMs: o.holdMs,
     })

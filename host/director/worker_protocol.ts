@@ -29,6 +29,8 @@ export interface WorkerIo {
   busy?: boolean;
   /** poll(2) timeout when idle, ms. */
   idleMs?: number;
+  /** Keep polling this long after the last frame before sleeping, µs (DirectorConfig.spinUs). */
+  spinUs?: number;
   /**
    * How the kernel spreads frames over workers: "client" (default; the
    * client-hash program, right for every forwarding method) or "hash"

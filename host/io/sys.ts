@@ -24,6 +24,11 @@ export interface Sys {
   close(fd: number): number;
   /** poll(2); blocks the calling thread up to `timeoutMs`. */
   poll(fds: Uint8Array, nfds: number, timeoutMs: number): number;
+  /**
+   * sched_yield(2): a thread that spins instead of sleeping lets whatever else is runnable on
+   * its CPU (the NAPI kthread that fills its rings) run first.
+   */
+  schedYield(): number;
   /** poll(2) on a helper thread: the event loop keeps running while it waits. */
   pollAsync(fds: Uint8Array, nfds: number, timeoutMs: number): Promise<number>;
   /**

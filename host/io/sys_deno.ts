@@ -23,6 +23,7 @@ const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  sched_yield: { parameters: [], result: "i32" },
   pollAsync: {
     name: "poll",
     parameters: ["buffer", "u64", "i32"],
@@ -68,6 +69,7 @@ export function denoSys(): Sys {
     ioctl: (fd, r, a) => c.ioctl(fd, BigInt(r), a),
     close: (fd) => c.close(fd),
     poll: (f, n, t) => c.poll(f, BigInt(n), t),
+    schedYield: () => c.sched_yield(),
     pollAsync: (f, n, t) => c.pollAsync(f, BigInt(n), t),
     mmap(addr, len, prot, flags, fd, offset = 0n) {
       const p = c.mmap(Deno.UnsafePointer.create(addr), BigInt(len), prot, flags, fd, offset);

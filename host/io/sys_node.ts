@@ -31,6 +31,7 @@ export function nodeSys(): Sys {
   const ioctl = f("int ioctl(int, unsigned long, void *)");
   const close = f("int close(int)");
   const poll = f("int poll(void *, uint64_t, int)");
+  const schedYield = f("int sched_yield(void)");
   const mmap = f("void *mmap(void *, size_t, int, int, int, int64_t)");
   const munmap = f("int munmap(void *, size_t)");
   const ifNameToIndex = f("unsigned int if_nametoindex(const char *)");
@@ -53,6 +54,7 @@ export function nodeSys(): Sys {
     ioctl: (fd, r, a) => ioctl(fd, r, a),
     close: (fd) => close(fd),
     poll: (fds, n, t) => poll(fds, n, t),
+    schedYield: () => schedYield(),
     pollAsync: (fds, n, t) =>
       new Promise((resolve, reject) =>
         // deno-lint-ignore no-explicit-any
