@@ -1,6 +1,6 @@
 // The director under Node 20: host/director/main_node.ts bundled for Node
 // (koffi for the system calls) forwards curl through NAT in the namespace
-// testbed, with recvmmsg and with the TPACKET ring, and stops cleanly. Needs
+// testbed, with recvmmsg, the TPACKET ring and AF_XDP, and stops cleanly. Needs
 // root, iproute2, node, curl, python3 and `npm ci` (koffi); skips loudly otherwise.
 import assert from "node:assert/strict";
 import { haveCommand, Netns, netnsUnavailable, reapStaleNamespaces } from "./netns.ts";
@@ -53,7 +53,7 @@ export async function bundleNodeDirector(): Promise<void> {
 }
 
 Deno.test({
-  name: "Director under Node (koffi) balances curl through NAT, with recvmmsg and with the ring",
+  name: "Director under Node (koffi) balances curl through NAT, with recvmmsg, the ring and AF_XDP",
   ignore: skip !== null,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -64,7 +64,7 @@ Deno.test({
   try {
     const topo = await buildNat(net, false);
     await startHttpServers(net, topo, 8080);
-    for (const io of ["mmsg", "ring"] as const) {
+    for (const io of ["mmsg", "ring", "xdp"] as const) {
       await t.step(`io ${io}: 9 curls answer 3 per real server, exit 0 on SIGTERM`, async () => {
         const d = await startDirector(
           net,
@@ -94,6 +94,10 @@ Deno.test({
         assert.equal(r.code, 0, r.errors.join("\n"));
         assert.equal(r.stats?.counters.connNew, 9);
         assert.ok(r.lines.some((l) => l.startsWith("wvs director up")), r.lines.join("\n"));
+        if (io === "xdp") {
+          // The sockets really were XDP sockets (koffi maps the rings; Atomics over its views).
+          assert.ok(r.lines.some((l) => /: AF_XDP, \w+ XDP/.test(l)), r.lines.join("\n"));
+        }
       });
     }
   } finally {

@@ -212,6 +212,33 @@ export async function startHttpServers(
   await Promise.all(ready);
 }
 
+const NGINX_CONF = (root: string, port: number, pidDir: string) => `
+daemon off; worker_processes 1; pid ${pidDir}/nginx.pid; error_log stderr;
+events { worker_connections 256; }
+http {
+  access_log off; client_body_temp_path ${pidDir}; proxy_temp_path ${pidDir};
+  fastcgi_temp_path ${pidDir}; uwsgi_temp_path ${pidDir}; scgi_temp_path ${pidDir};
+  server { listen ${port}; listen [::]:${port}; root ${root}; }
+}`;
+
+/** nginx on every real server, serving its name at `/`; waits until each answers. */
+export async function startNginx(net: Netns, topo: Topology, port: number): Promise<void> {
+  for (const r of topo.rs) {
+    const dir = await net.tempDir(`wvs-nginx-${r.name}-`);
+    await Deno.writeTextFile(`${dir}/index.html`, `${r.name}\n`);
+    await Deno.writeTextFile(`${dir}/nginx.conf`, NGINX_CONF(dir, port, dir));
+    net.spawn(r.name, ["nginx", "-c", `${dir}/nginx.conf`]);
+  }
+  // nginx prints nothing when it is up: wait until every server answers.
+  for (const r of topo.rs) {
+    await net.exec(r.name, [
+      "sh",
+      "-c",
+      `for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:${port}/ && exit 0; sleep 0.1; done; exit 1`,
+    ]);
+  }
+}
+
 const UDP_ECHO = `
 import socket, sys
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
