@@ -57,6 +57,11 @@ export interface WvsOptions {
    * the director's nice value.
    */
   ownGroup?: boolean;
+  /**
+   * The director's own `priority` (config.ts), set by the director at start, under setsid
+   * like `ownGroup` (which sets the same value from outside).
+   */
+  priority?: number;
   /** The director's `spinUs` (config.ts): poll on this long after the last frame, µs. */
   spinUs?: number;
 }
@@ -81,6 +86,7 @@ export function wvsConfig(o: WvsOptions): DirectorConfig {
     workers: o.workers,
     rcvbuf: o.rcvbuf,
     spinUs: o.spinUs,
+    priority: o.priority,
     // Enough for a 6 s close test (~80k entries in TIME_WAIT): the engine's expiry sweep
     // scans every slot once a second, so a bigger table costs a stall per second.
     maxConns: 1 << 17,
@@ -120,7 +126,7 @@ EOF`,
       // One data-plane thread shares CPU1 with NAPI (baselines.md §2); two get both CPUs.
       const cpus = o.cpus ?? ((o.workers ?? 1) <= 1 ? "1" : "");
       const cmd = [
-        ...(o.ownGroup ? ["setsid"] : []),
+        ...(o.ownGroup || o.priority !== undefined ? ["setsid"] : []),
         ...(cpus ? ["taskset", "-c", cpus] : []),
         "nice",
         "-n",

@@ -58,6 +58,9 @@ const FORWARDERS: Record<string, Forwarder> = {
   "wvs-xdp": wvs("wvs-xdp", { io: "xdp", keepOffloads: true }),
   // The same two with the director's nice value applied to its own autogroup (forwarders.ts).
   "wvs-grp": wvs("wvs-grp", { keepOffloads: true, ownGroup: true }),
+  // The same through the config's `priority` (the director renices its own autogroup).
+  "wvs-prio": wvs("wvs-prio", { keepOffloads: true, priority: -10 }),
+  "wvs-xdp-prio": wvs("wvs-xdp-prio", { io: "xdp", keepOffloads: true, priority: -10 }),
   "wvs-xdp-grp": wvs("wvs-xdp-grp", { io: "xdp", keepOffloads: true, ownGroup: true }),
   // Drain: the workers hold off until the generator is done (drain.ts); recvmmsg, whose
   // socket queues can hold the backlog.
