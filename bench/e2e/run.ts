@@ -85,6 +85,7 @@ const FORWARDERS: Record<string, Forwarder> = {
   // Issue 5, latency: never sleeping, spinning after light rounds (config spinUs), AF_XDP.
   "wvs-tcp-busy": wvs("wvs-tcp-busy", { cpus: "", nice: 0, args: ["--busy"] }),
   "wvs-tcp-spin200": wvs("wvs-tcp-spin200", { cpus: "", spinUs: 200 }),
+  "wvs-tcp-prio-spin200": wvs("wvs-tcp-prio-spin200", { cpus: "", spinUs: 200, priority: -10 }),
   "wvs-tcp-w2-spin200": wvs("wvs-tcp-w2-spin200", { workers: 2, cpus: "", spinUs: 200 }),
   "wvs-tcp-xdp-spin200": wvs("wvs-tcp-xdp-spin200", { cpus: "", io: "xdp", spinUs: 200 }),
   "wvs-tcp-xdp": wvs("wvs-tcp-xdp", { cpus: "", io: "xdp" }),

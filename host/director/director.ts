@@ -429,12 +429,12 @@ export class Director {
     return this.#ready;
   }
 
-  /** One receive → process → send round over all ports; returns frames taken (0 = idle). */
   /** Most frames a round takes (pollOnce). */
   get roundLimit(): number {
     return this.#roundLimit;
   }
 
+  /** One receive → process → send round over all ports; returns frames taken (0 = idle). */
   pollOnce(): number {
     const cur = this.#cur;
     cur.slot = 0;
