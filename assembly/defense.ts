@@ -7,7 +7,8 @@
 // entries, unassured templates and idle entries with few packets; secure_tcp selects the
 // §3.4 state table. When the table (or the IPv6 blocks) has no room and drop_entry is set
 // (1-3), a new connection first evicts one half-open TCP entry (a WVS addition: a SYN flood
-// fills the table between two scans, and would otherwise starve new clients). Established connections are
+// fills the table between two scans, and would otherwise starve new clients), an old one
+// before one younger than EVICT_GRACE_MS. Established connections are
 // never evicted, and the scan drops them only after 60 s idle with at most 8 packets.
 import {
   AF_INET6,
@@ -57,6 +58,12 @@ const PERIOD_MS: u32 = 1000;
 const IDLE_MS: u32 = 60000;
 /** Slots one eviction looks at, at most. */
 const EVICT_SCAN: u32 = 256;
+/**
+ * A half-open entry seen less than this long ago is evicted only when the scan finds no
+ * older one: a client's ACK is on its way within a round trip, while a spoofed SYN's entry
+ * only ages. (IPVS drops at random; a WVS addition.)
+ */
+const EVICT_GRACE_MS: i32 = 200;
 /** Bytes of the edge region for the 9 todrop countdowns. */
 export const TODROP_BYTES: u32 = 64;
 
@@ -178,11 +185,13 @@ function dropEntries(): void {
 
 /**
  * Evicts one half-open TCP entry (SYN_RECV or SYNACK, controlling nothing; an IPv6 one when
- * `v6Only`), looking at up to EVICT_SCAN slots from the eviction cursor. True when one went.
+ * `v6Only`), looking at up to EVICT_SCAN slots from the eviction cursor: the first one idle
+ * for EVICT_GRACE_MS or more, else the first one seen. True when one went.
  */
 function evictHalfOpen(v6Only: bool): bool {
   let slot = Edge.evictCursor;
   const n = min<u32>(EVICT_SCAN, Mem.maxConns);
+  let young: i32 = -1;
   for (let i: u32 = 0; i < n; i++) {
     const e = connAt(slot);
     const at = slot;
@@ -193,12 +202,19 @@ function evictHalfOpen(v6Only: bool): bool {
     if (load<u16>(e, CN_N_CONTROL) != 0) continue;
     const state: u32 = load<u8>(e, CN_STATE);
     if (state != TCP_S_SYN_RECV && state != TCP_S_SYNACK) continue;
+    const idle = <i32>(Eng.nowMs + load<u32>(e, CN_TIMEOUT) - load<u32>(e, CN_EXPIRES));
+    if (idle < EVICT_GRACE_MS) {
+      if (young < 0) young = <i32>at;
+      continue;
+    }
     Edge.evictCursor = slot;
     dropConn(at);
     return true;
   }
   Edge.evictCursor = slot;
-  return false;
+  if (young < 0) return false;
+  dropConn(<u32>young);
+  return true;
 }
 
 /** Runs the defense if a period has passed (or a defense sysctl was written): batch start. */

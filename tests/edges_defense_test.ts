@@ -107,6 +107,29 @@ for (const make of ENGINES) {
     assert.deepEqual(feed(io, est.map((i) => seg(i, "PA")), now), est.map(() => "tx"));
   });
 
+  Deno.test(`[${make.name}] eviction spares half-open entries younger than the grace time (a client's ACK on its way)`, async () => {
+    const { e, io } = await small(make);
+    e.setSysctl(SYS_DROP_ENTRY, 1);
+    // A flood fills the table; 2 s later 8 clients connect (each evicts an old entry), and
+    // 5 ms after that 200 more spoofed SYNs arrive, each evicting one entry.
+    feed(io, Array.from({ length: 256 }, (_, j) => seg(100 + j, "S")), T0);
+    const legit = Array.from({ length: 8 }, (_, i) => 1000 + i);
+    assert.deepEqual(feed(io, legit.map((n) => seg(n, "S")), T0 + 2 * SEC), legit.map(() => "tx"));
+    const out = feed(
+      io,
+      Array.from({ length: 200 }, (_, j) => seg(2000 + j, "S")),
+      T0 + 2 * SEC + 5000,
+    );
+    assert.equal(count(out, "tx"), 200);
+    // Every client's handshake completes: none of their entries was taken.
+    const now = T0 + 2 * SEC + 10_000;
+    assert.deepEqual(feed(io, legit.map((n) => reply(n, "SA")), now), legit.map(() => "tx"));
+    assert.deepEqual(feed(io, legit.map((n) => seg(n, "A")), now), legit.map(() => "tx"));
+    // With nothing old left, a young entry goes rather than the new client being refused.
+    const young = feed(io, Array.from({ length: 100 }, (_, j) => seg(3000 + j, "S")), now);
+    assert.equal(count(young, "tx"), 100);
+  });
+
   Deno.test(`[${make.name}] without drop_entry a full table refuses new connections (conn_full)`, async () => {
     const { e, io } = await small(make);
     const out = feed(io, Array.from({ length: 300 }, (_, j) => seg(j, "S")), T0);

@@ -39,6 +39,8 @@ const {
 const PERIOD_MS = 1000;
 const IDLE_MS = 60000;
 const EVICT_SCAN = 256;
+/** A half-open entry idle less than this goes only when no older one is found (WVS addition). */
+const EVICT_GRACE_MS = 200;
 
 function connLimit(st: EngineState): number {
   const m = st.sysctl[SYS_CONN_MAX] >>> 0;
@@ -136,12 +138,16 @@ function dropEntries(st: EngineState): void {
   st.edge.dropCursor = c;
 }
 
-/** Evicts one half-open TCP entry (IPv6 if `v6Only`) near the eviction cursor; true if one went. */
+/**
+ * Evicts one half-open TCP entry (IPv6 if `v6Only`) near the eviction cursor: the first idle
+ * EVICT_GRACE_MS or more, else the first seen (a client's ACK may be on its way). True if one went.
+ */
 function evictHalfOpen(st: EngineState, v6Only: boolean): boolean {
   const conns = st.conns;
   const max = conns.max;
   let c = st.edge.evictCursor;
   const n = Math.min(EVICT_SCAN, max);
+  let young = -1;
   for (let i = 0; i < n; i++) {
     const at = c;
     c = c + 1 === max ? 0 : c + 1;
@@ -150,12 +156,18 @@ function evictHalfOpen(st: EngineState, v6Only: boolean): boolean {
     if ((conns.flags[at] & IP_VS_CONN_F_TEMPLATE) !== 0 || conns.nControl[at] !== 0) continue;
     const state = conns.state[at];
     if (state !== TCP_S_SYN_RECV && state !== TCP_S_SYNACK) continue;
+    if (((st.sched.nowMs + conns.timeout[at] - conns.expires[at]) | 0) < EVICT_GRACE_MS) {
+      if (young < 0) young = at;
+      continue;
+    }
     st.edge.evictCursor = c;
     dropConn(st, at);
     return true;
   }
   st.edge.evictCursor = c;
-  return false;
+  if (young < 0) return false;
+  dropConn(st, young);
+  return true;
 }
 
 /** Runs the defense if a period has passed (or a defense sysctl was written): batch start. */
