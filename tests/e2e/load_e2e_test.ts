@@ -3,15 +3,17 @@
 // Checks that wrk sees no socket error (a reset would be a read error) and only
 // 2xx answers, that rr spread the connections evenly (the director's per-dest
 // statistics), and that iperf3 moved data both ways of its test. Bounded: two
-// 3-second wrk runs and a 2-second iperf3. Needs root, iproute2, nginx, wrk,
-// iperf3 and curl; skips loudly otherwise.
+// 3-second wrk runs and a 2-second iperf3. Needs root, iproute2, wrk, iperf3,
+// curl and ethtool, and nginx or python3 for the web servers; skips loudly otherwise.
 import assert from "node:assert/strict";
 import { haveCommand, Netns, netnsUnavailable, reapStaleNamespaces } from "./netns.ts";
 import {
   buildNat,
   e2eDataplane,
   e2eEngine,
+  PYTHON,
   startDirector,
+  startHttpServers,
   startNginx,
   stopDirector,
 } from "./topology.ts";
@@ -21,7 +23,8 @@ const IPERF = 5201;
 const WRK_S = 3;
 
 const skip = netnsUnavailable() ??
-  ["nginx", "wrk", "iperf3", "curl", "ethtool"].find((c) => !haveCommand(c)) ?? null;
+  ["wrk", "iperf3", "curl", "ethtool"].find((c) => !haveCommand(c)) ??
+  (haveCommand("nginx") || haveCommand(PYTHON) ? null : "nginx (or python3)");
 if (skip) console.warn(`\n*** SKIPPING the wrk/iperf3 end-to-end test: ${skip} is missing ***\n`);
 
 /** wrk's summary: requests done, and its error lines (none when all went well). */
@@ -43,7 +46,8 @@ Deno.test({
   const net = new Netns("load");
   try {
     const topo = await buildNat(net, false);
-    await startNginx(net, topo, HTTP);
+    if (haveCommand("nginx")) await startNginx(net, topo, HTTP);
+    else await startHttpServers(net, topo, HTTP);
     net.spawn(topo.rs[0].name, ["iperf3", "-s", "-p", String(IPERF)]);
     const d = await startDirector(net, {
       engine: e2eEngine(),
