@@ -38,11 +38,11 @@ function pin(cpu: number): string[] {
 const echo = Deno.env.get("WVS_E2E_VERBOSE") ? (l: string) => console.log(`  | ${l}`) : undefined;
 const FLOOD_S = Number(Deno.env.get("WVS_FLOOD_SECONDS") ?? 10);
 /**
- * The table's bound. drop_entry evicts half-open entries at random, a legitimate one waiting
- * for its client's ACK included (IPVS does the same): the larger the table, the longer an
- * entry lives under the flood and the rarer that is: at 32 Ki, 2 of 4 runs here lost a
- * legitimate connection that way (tcp_no_syn), at 64 Ki none of 7. It must stay below what
- * the spoofed sources offer.
+ * The table's bound. drop_entry evicts half-open entries near a cursor; IPVS takes any, so a
+ * legitimate one waiting for its client's ACK can go (at 32 Ki, 2 of 4 runs here lost one that
+ * way, tcp_no_syn; at 64 Ki none of 7). The engine now passes over entries younger than 200 ms
+ * when an older one is in reach, and the larger table keeps the margin. It must stay below
+ * what the spoofed sources offer.
  */
 const MAX_CONNS = 65536;
 /**

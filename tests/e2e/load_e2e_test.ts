@@ -2,7 +2,7 @@
 // and with keep-alive against nginx on three real servers, and iperf3 against one.
 // Checks that wrk sees no socket error (a reset would be a read error) and only
 // 2xx answers, that rr spread the connections evenly (the director's per-dest
-// statistics), and that iperf3 moved data both ways of its test. Bounded: two
+// statistics), and that iperf3's transfer arrived through the director. Bounded: two
 // 3-second wrk runs and a 2-second iperf3. Needs root, iproute2, wrk, iperf3,
 // curl and ethtool, and nginx or python3 for the web servers; skips loudly otherwise.
 import assert from "node:assert/strict";
