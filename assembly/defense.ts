@@ -125,13 +125,17 @@ function updateLevel(): void {
   Edge.tcpDir = mode(SYS_SECURE_TCP, nomem) ? DIR_DOS : 0;
 }
 
+/** Engine ms since entry `e` last saw a packet (its expiry was set to then + its timeout). */
+@inline function idleMs(e: usize): i32 {
+  return <i32>(Eng.nowMs + load<u32>(e, CN_TIMEOUT) - load<u32>(e, CN_EXPIRES));
+}
+
 /**
  * todrop_entry: an entry idle for 60 s or more with n in_pkts (1..8) is dropped every n-th
  * time the scan meets one with n packets (the countdowns are engine-wide, as IPVS's).
  */
 function todrop(e: usize): bool {
-  const idle = <i32>(Eng.nowMs + load<u32>(e, CN_TIMEOUT) - load<u32>(e, CN_EXPIRES));
-  if (idle < <i32>IDLE_MS) return false;
+  if (idleMs(e) < <i32>IDLE_MS) return false;
   const n = load<u32>(e, CN_IN_PKTS);
   if (n == 0 || n > 8) return false;
   const c = Edge.todrop + (<usize>n << 2);
@@ -202,8 +206,7 @@ function evictHalfOpen(v6Only: bool): bool {
     if (load<u16>(e, CN_N_CONTROL) != 0) continue;
     const state: u32 = load<u8>(e, CN_STATE);
     if (state != TCP_S_SYN_RECV && state != TCP_S_SYNACK) continue;
-    const idle = <i32>(Eng.nowMs + load<u32>(e, CN_TIMEOUT) - load<u32>(e, CN_EXPIRES));
-    if (idle < EVICT_GRACE_MS) {
+    if (idleMs(e) < EVICT_GRACE_MS) {
       if (young < 0) young = <i32>at;
       continue;
     }

@@ -32,14 +32,17 @@ import { liveIn } from "./edge";
 import { icmpSum, parseQuoted, quotedPorts } from "./icmp";
 import { icmpSendAbout } from "./icmp_send";
 import { NB_PORT, PT_ADDR4, PT_ADDR6, PT_HAS, PT_MTU, neighDest, portAt } from "./neigh";
-import { pmtuLearn, pmtuRoute } from "./pmtu";
+import { IP4_MIN_MTU, IP6_MIN_MTU, pmtuLearn, pmtuRoute } from "./pmtu";
 import { Pkt } from "./state";
+import { outcome } from "./xmit";
 import { equal16, load16be } from "./wire/bytes";
 import {
   ICMPV6_DEST_UNREACH,
+  ICMPV6_PARAMPROB,
   ICMPV6_PKT_TOOBIG,
   ICMPV6_PORT_UNREACH,
   ICMPV6_TIME_EXCEED,
+  ICMPV6_UNK_NEXTHDR,
   ICMP_DEST_UNREACH,
   ICMP_FRAG_NEEDED,
   ICMP_PORT_UNREACH,
@@ -51,18 +54,8 @@ import {
 import { IP4_DST, IP4_HEADER_LEN, IP4_SRC, ip4Df } from "./wire/ipv4";
 import { IP6_DST, IP6_HEADER_LEN, IP6_SRC } from "./wire/ipv6";
 
-/** ICMPv6 parameter problem and its code "unrecognized next header" (RFC 4443 §3.4). */
-const ICMPV6_PARAMPROB: u32 = 4;
-const ICMPV6_UNK_NEXTHDR: u32 = 1;
-/** Smallest MTU a client path may be told of (RFC 791 "68 octets", RFC 8200 §5). */
-const IP4_MIN_MTU: u32 = 68;
-const IP6_MIN_MTU: u32 = 1280;
 /** RFC 7915 §4.2: the pointer of a translated "protocol unreachable" (IPv6 Next Header). */
 const IP6_NEXT_HEADER_POINTER: u32 = 6;
-
-@inline function outcome(verdict: u32, reason: u32): u32 {
-  return (verdict << 8) | reason;
-}
 
 @inline function unrelated(): u32 {
   return outcome(V_PASS, R_ICMP_TUN_UNRELATED);

@@ -52,13 +52,11 @@ import {
 } from "./dest";
 import { addrWord, hashFinish, hashMix } from "./hash";
 import { schedule } from "./sched/registry";
-import { SV_FWMARK, SV_NETMASK, SV_PORT, SV_TIMEOUT, svcAt } from "./service";
+import { FTP_WIRE, SV_FWMARK, SV_NETMASK, SV_PORT, SV_TIMEOUT, svcAt } from "./service";
 import { Eng, Mem, Pkt } from "./state";
 import { count } from "./stats";
 import { equal16 } from "./wire/bytes";
 
-/** Port 21 in wire order (the FTP control port: its templates use vport 0). */
-const FTP_WIRE: u32 = 21 << 8;
 /** An invalidated template's vport and dport: never matched again (0xffff). */
 const INVALID_PORT: u32 = 0xffff;
 /** Largest timeout, s, whose value in ms fits the wrap-safe i32 expiry compare. */

@@ -39,8 +39,8 @@ import { IP4_HEADER_LEN, ip4Df, ip4HeaderLen, ip4TotalLen } from "./wire/ipv4";
 import { IP6_HEADER_LEN } from "./wire/ipv6";
 
 /** Smallest MTU an IPv4 / IPv6 path may have (RFC 791 §3.2 "68 octets", RFC 8200 §5). */
-const IP4_MIN_MTU: u32 = 68;
-const IP6_MIN_MTU: u32 = 1280;
+export const IP4_MIN_MTU: u32 = 68;
+export const IP6_MIN_MTU: u32 = 1280;
 const IP4_MF: u32 = 0x2000;
 const IP4_OFFSET_MASK: u32 = 0x1fff;
 

@@ -65,7 +65,7 @@ export const SVC_DELETED: u32 = 2;
 
 export const NIL: u32 = 0xffffffff;
 /** Port 21 in wire order, and the FTP data port (host order). */
-const FTP_WIRE: u32 = 21 << 8;
+export const FTP_WIRE: u32 = 21 << 8;
 const FTPDATA_PORT: u32 = 20;
 
 @inline export function svcAt(svc: u32): usize {

@@ -85,7 +85,7 @@ import { C6_CADDR, C6_DADDR, C6_VADDR, NIL, conn6At, connAt, connCreate, connExp
 import { DS_ADDR, DS_AF, DS_FWD, DS_PORT, destAt, destNext, destSetActive } from "./dest";
 import { persistLookup, tplAdd, tplControl, tplFind } from "./persist";
 import { tcpStateActive } from "./proto/tcp";
-import { SV_FLAGS, SV_FWMARK, svcAt, svcFind, svcLookup } from "./service";
+import { FTP_WIRE, SV_FLAGS, SV_FWMARK, svcAt, svcFind, svcLookup } from "./service";
 import { Eng, Mem, Pkt, Sync } from "./state";
 import { copy16, equal16 } from "./wire/bytes";
 
@@ -298,8 +298,6 @@ export function syncPacket(slot: u32): void {
 
 /** findDest's port for "any port". */
 const ANY_PORT: u32 = 0xffffffff;
-/** Port 21 in wire order: FTP templates have vport 0 (persist.ts). */
-const FTP_WIRE: u32 = 21 << 8;
 
 /** The listed dest of `svc` with address `daddr` and wire-order port `port` (or ANY_PORT), or NO_DEST. */
 function findDest(svc: u32, af: u32, daddr: usize, port: u32): u32 {

@@ -28,6 +28,9 @@ export const ICMPV6_PKT_TOOBIG: u32 = 2;
 export const ICMPV6_TIME_EXCEED: u32 = 3;
 export const ICMPV6_INFOMSG_MASK: u32 = 0x80;
 export const ICMPV6_PORT_UNREACH: u32 = 4;
+/** Parameter problem and its code "unrecognized next header" (RFC 4443 §3.4). */
+export const ICMPV6_PARAMPROB: u32 = 4;
+export const ICMPV6_UNK_NEXTHDR: u32 = 1;
 export const ICMPV6_EXC_HOPLIMIT: u32 = 0;
 
 /** Whole ICMPv4 error datagram at most (RFC 1812), and the whole ICMPv6 one (RFC 4443). */

@@ -6,7 +6,7 @@
 // Invariants: requests are handled one at a time to completion (each command atomic, any
 // number of clients); a change is on disk before its response is sent.
 
-import type { Engine } from "../engine/engine.ts";
+import { type Engine, expireWindow } from "../engine/engine.ts";
 import { L_MAX_CONNS } from "../engine/abi.gen.ts";
 import type { NameResolver } from "../ctl/addr.ts";
 import { Controller, type SyncControl } from "../ctl/commands.ts";
@@ -149,17 +149,15 @@ export class Daemon {
     const clock = this.#o.clock ?? (() => (performance.timeOrigin + performance.now()) * 1000);
     const expireMs = this.#o.expireEveryMs ?? 1000;
     if (expireMs > 0) {
-      // The slots owed since the last window (the director's scheme, director.ts tick):
-      // ceil(maxConns × elapsed / lap); the whole table at the first window or after a lap.
+      // The slots owed since the last window, as the director does (director.ts tick).
       const max = this.#o.engine.layout[L_MAX_CONNS];
       let last = -Infinity;
-      const expireWindow = () => {
+      const sweep = () => {
         const now = clock();
-        const owed = Math.max(1, Math.ceil((max * (now - last)) / 1000 / expireMs));
-        this.#o.engine.expire(now, owed < max ? owed : 0);
+        this.#o.engine.expire(now, expireWindow(max, (now - last) / 1000, expireMs));
         last = now;
       };
-      this.#timers.push(setInterval(expireWindow, Math.min(expireMs, EXPIRE_WINDOW_MS)));
+      this.#timers.push(setInterval(sweep, Math.min(expireMs, EXPIRE_WINDOW_MS)));
     }
     const estMs = this.#o.estimateEveryMs ?? 2000;
     if (estMs > 0) this.#timers.push(setInterval(() => this.controller.sampleRates(), estMs));

@@ -53,7 +53,7 @@ import {
   gratuitousArp,
   parseArp,
 } from "./arp.ts";
-import type { DestSpec, Engine } from "../engine/engine.ts";
+import { type DestSpec, type Engine, expireWindow } from "../engine/engine.ts";
 import type { ServicePlan } from "./config.ts";
 import { echoReply } from "./icmp.ts";
 import { equalBytes, formatIp, formatMac, inPrefix, ipKey, type Prefixed } from "./inet.ts";
@@ -189,6 +189,8 @@ export class Director {
   /** Most frames taken in one round (ring ports can offer more than a batch). */
   #roundLimit: number;
   #spinMs: number;
+  /** When the last round that was not full ended (spinning). */
+  #lightAt = -Infinity;
   #relax: () => void;
   #txIdx: Uint32Array[];
   #txCount: Int32Array;
@@ -429,9 +431,14 @@ export class Director {
     return this.#ready;
   }
 
-  /** Most frames a round takes (pollOnce). */
-  get roundLimit(): number {
-    return this.#roundLimit;
+  /**
+   * After a round that took `got` frames, at `now` (ms): true while the loop should poll
+   * again at once rather than wait, i.e. within spinUs of a round that was not full. After a
+   * full round it waits, so that a NAPI thread sharing the CPU can refill the rings.
+   */
+  spinning(got: number, now: number): boolean {
+    if (got > 0) this.#lightAt = got < this.#roundLimit ? now : -Infinity;
+    return got === 0 && now - this.#lightAt < this.#spinMs;
   }
 
   /** One receive → process → send round over all ports; returns frames taken (0 = idle). */
@@ -635,9 +642,10 @@ export class Director {
       // The slots owed since the last run (the first run: one period's); after a lap or
       // more, the whole table.
       const since = this.#lastExpire > 0 ? ms - this.#lastExpire : EXPIRE_EVERY_MS;
-      const max = this.engine.layout[L_MAX_CONNS];
-      const owed = Math.max(1, Math.ceil((max * since) / EXPIRE_LAP_MS));
-      this.engine.expire(nowUs, owed < max ? owed : 0);
+      this.engine.expire(
+        nowUs,
+        expireWindow(this.engine.layout[L_MAX_CONNS], since, EXPIRE_LAP_MS),
+      );
       this.#lastExpire = ms;
       this.#nextExpire = ms + EXPIRE_EVERY_MS;
     }
@@ -717,13 +725,11 @@ export class Director {
   async run(): Promise<void> {
     this.#running = true;
     let lastYield = performance.now();
-    let lastFrame = -Infinity;
     while (this.#running) {
       const got = this.pollOnce();
       this.tick();
       const now = performance.now();
-      if (got > 0) lastFrame = got < this.#roundLimit ? now : -Infinity;
-      const spinning = got === 0 && now - lastFrame < this.#spinMs;
+      const spinning = this.spinning(got, now);
       if (spinning) this.#relax();
       if (got === 0 && !spinning) {
         await this.#wait(this.ports.map((p) => p.io), IDLE_WAIT_MS);

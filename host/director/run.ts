@@ -105,14 +105,14 @@ export interface Running {
 export async function readPlan(
   rt: DirectorRuntime,
   file: string,
-  engine?: string,
-  io?: string,
-  control?: ControlConfig,
+  over: Pick<RunOptions, "engine" | "io" | "control" | "spinUs"> = {},
 ): Promise<DirectorPlan> {
   const raw = JSON.parse(await rt.readTextFile(file)) as DirectorConfig;
-  if (engine) raw.engine = engine as DirectorConfig["engine"];
-  if (io) raw.io = io as DirectorConfig["io"];
-  if (control) raw.control = { ...raw.control, ...control };
+  if (over.engine) raw.engine = over.engine as DirectorConfig["engine"];
+  if (over.io) raw.io = over.io as DirectorConfig["io"];
+  if (over.control) raw.control = { ...raw.control, ...over.control };
+  // Checked with the file's value (planDirector): a bad one is named as the key it overrides.
+  if (over.spinUs !== undefined) raw.spinUs = over.spinUs;
   const plan = planDirector(raw);
   plan.engineConfig.seed = rt.randomSeed();
   return plan;
@@ -401,14 +401,8 @@ async function workersTarget(plan: DirectorPlan, link: WorkerLink): Promise<Cont
 /** Runs the director until a stop signal or the duration; returns the exit code. */
 export async function runDirector(rt: DirectorRuntime, o: RunOptions): Promise<number> {
   const log = rt.log;
-  const reread = () => readPlan(rt, o.configFile, o.engine, o.io, o.control);
+  const reread = () => readPlan(rt, o.configFile, o);
   let plan = await reread();
-  if (o.spinUs !== undefined) {
-    if (!Number.isInteger(o.spinUs) || o.spinUs < 0 || o.spinUs > 10_000) {
-      throw new Error(`Cannot start: --spin-us must be 0..10000 (${o.spinUs})`);
-    }
-    plan.spinUs = o.spinUs;
-  }
   if (plan.priority !== null) {
     log(
       `wvs director: ${

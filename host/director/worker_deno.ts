@@ -136,6 +136,7 @@ async function start(m: Extract<ToWorker, { type: "init" }>): Promise<WorkerIo> 
     gateways: plan.gateways,
     primary: index === 0,
     roundLimit: plan.round,
+    spinUs: m.io.spinUs,
     // Worker 0's log is the director's log; the others' lines would repeat it.
     log: (line) => {
       if (index === 0 && !line.startsWith("wvs director ready")) log(line);
@@ -187,13 +188,6 @@ async function loop(d: Director, io: WorkerIo): Promise<void> {
     pdv.setInt16(i * 8 + 4, POLLIN, true);
   });
   const idleMs = io.idleMs ?? 20;
-  // Spinning (WorkerIo.spinUs): after a round that was not full, empty passes yield the CPU
-  // instead of sleeping, so the next frame finds the loop awake (a VM's wake-up is tens of
-  // µs). After a full round the loop sleeps as before: under overload a NAPI thread sharing
-  // this CPU needs it to refill the rings, and spinning measured 0.75× the rate.
-  const spinMs = (io.spinUs ?? 0) / 1000;
-  const full = d.roundLimit;
-  let lastFrame = -Infinity;
   let nextTick = 0;
   let readyPosted = false;
   let holdUntil = Infinity;
@@ -207,11 +201,10 @@ async function loop(d: Director, io: WorkerIo): Promise<void> {
     const t0 = performance.now();
     const got = d.pollOnce();
     const now = performance.now();
-    if (got > 0) {
-      rounds.add(now - t0);
-      lastFrame = got < full ? now : -Infinity;
-    }
-    const spinning = got === 0 && now - lastFrame < spinMs;
+    if (got > 0) rounds.add(now - t0);
+    // Spinning (Director.spinning): empty passes yield the CPU instead of sleeping, so the
+    // next frame finds the loop awake (a VM's wake-up is tens of µs).
+    const spinning = d.spinning(got, now);
     if (spinning) {
       sys.schedYield();
       if (now < nextTick && Atomics.load(ctl, CTL_MAIL + index) === handled) continue;

@@ -154,6 +154,21 @@ export interface Stats {
   outBytes: number;
 }
 
+/** Engine.expire's budget as both engines take it: whole slots, at most u32; 0 (or NaN) is all. */
+export function expireSlots(budget: number): number {
+  return budget >= 1 ? Math.min(Math.floor(budget), 0xffff_ffff) : 0;
+}
+
+/**
+ * The expire() budget owed after `elapsedMs` when the table of `maxConns` slots is to be
+ * covered once every `lapMs`: ceil(maxConns × elapsed / lap) slots, at least 1; 0 (the
+ * whole table) at the first window or once a lap or more has passed.
+ */
+export function expireWindow(maxConns: number, elapsedMs: number, lapMs: number): number {
+  const owed = Math.max(1, Math.ceil((maxConns * elapsedMs) / lapMs));
+  return owed < maxConns ? owed : 0;
+}
+
 /** Statistics of nothing: the start of a sum, or what a missing entry reports. */
 export const ZERO_STATS: Readonly<Stats> = Object.freeze({
   conns: 0,

@@ -434,8 +434,9 @@ class AfXdpPort implements FramePort {
   }
 
   recvBatch(cur: RxCursor, limit: number, port: number): number {
-    this.#refill();
+    // Closed first: close() unmapped the FILL ring that #refill writes.
     if (this.#closed) return 0;
+    this.#refill();
     const r = this.#rx;
     const end = Atomics.load(r.producer, 0);
     const avail = (end - r.head) >>> 0;

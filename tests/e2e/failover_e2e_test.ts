@@ -127,8 +127,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
 }, async () => {
-  const reaped = await reapStaleNamespaces();
-  if (reaped.length) console.warn(`removed namespaces left by dead runs: ${reaped.join(" ")}`);
+  await reapStaleNamespaces();
   const net = new Netns("f");
   try {
     await buildFailover(net);

@@ -45,8 +45,7 @@ const skipTun = skipHttp ?? (haveCommand("tshark") ? null : "tshark is not insta
 if (skipTun && !skipHttp) console.warn(`\n*** SKIPPING the TUN capture test: ${skipTun} ***\n`);
 
 if (!skipHttp) {
-  const reaped = await reapStaleNamespaces();
-  if (reaped.length) console.warn(`removed namespaces left by dead runs: ${reaped.join(" ")}`);
+  await reapStaleNamespaces();
 }
 
 const echo = Deno.env.get("WVS_E2E_VERBOSE") ? (l: string) => console.log(`  | ${l}`) : undefined;

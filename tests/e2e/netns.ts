@@ -141,6 +141,7 @@ export async function reapStaleNamespaces(): Promise<string[]> {
       .output();
     reaped.push(name);
   }
+  if (reaped.length) console.warn(`removed namespaces left by dead runs: ${reaped.join(" ")}`);
   return reaped;
 }
 

@@ -56,10 +56,10 @@ function context(t: TestContext): StepContext {
 }
 
 function denoTest(a: unknown, b?: unknown, c?: unknown): void {
-  const d = definition(a, b, c);
-  // Deno.test's own `only` option, carried over as node:test spells it (no suite sets it).
-  const options = d.only ? { skip: d.ignore ?? false, only: true } : { skip: d.ignore ?? false };
-  test(d.name, options, (t) => d.fn(context(t)));
+  const { name, fn, ignore = false, only: focused = false } = definition(a, b, c);
+  // Deno.test's own focus option, carried over as node:test spells it (no suite sets it).
+  const options = focused ? { skip: ignore, only: true } : { skip: ignore };
+  test(name, options, (t) => fn(context(t)));
 }
 
 const g = globalThis as { Deno?: unknown };

@@ -19,6 +19,7 @@ import * as udpWire from "./wire/udp.ts";
 import * as xmit from "./xmit.ts";
 import { persistAssure, persistAttach, persistSchedule, tplTouch } from "./persist.ts";
 import { syncPacket } from "./sync.ts";
+import { packetService } from "./service.ts";
 import { EDGE_CONTINUE, edgeBatch, edgeFrame, edgeParsed, OTHER_L4 } from "./edge.ts";
 import { sctpMayCreate, sctpStateTransition } from "./proto/sctp.ts";
 import { frag4Note, frag6Note, fragFirst, fragNoted } from "./frag.ts";
@@ -88,7 +89,6 @@ const {
   STATS_WORDS,
   SYS_CONN_REUSE_MODE,
   SYS_EXPIRE_NODEST_CONN,
-  SYS_IP_UNPRIVILEGED_PORT_START,
   SYS_SLOPPY_TCP,
   T_NEW,
   T_UDP,
@@ -283,17 +283,7 @@ function reusable(st: EngineState, p: Packet, c: number): boolean {
 /** Steps 9-10: service lookup, schedule, create. Returns the entry, or -reason. */
 function newConn(st: EngineState, p: Packet, mark: number, nowMs: number): number {
   const svcs = st.svcs;
-  const s = svcs.lookup(
-    p.af,
-    p.proto,
-    p.d0,
-    p.d1,
-    p.d2,
-    p.d3,
-    p.dport,
-    mark,
-    st.sysctl[SYS_IP_UNPRIVILEGED_PORT_START],
-  );
+  const s = packetService(st, p, mark);
   if (s < 0) return -R_NOT_VIP;
   if (p.proto === IPPROTO_TCP) {
     const f = p.tcpFlags;

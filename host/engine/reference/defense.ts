@@ -84,11 +84,15 @@ function updateLevel(st: EngineState): void {
   ed.tcpDir = mode(sysctl, SYS_SECURE_TCP, nomem) ? DIR_DOS : 0;
 }
 
+/** Engine ms since entry `c` last saw a packet (its expiry was set to then + its timeout). */
+function idleMs(st: EngineState, c: number): number {
+  return (st.sched.nowMs + st.conns.timeout[c] - st.conns.expires[c]) | 0;
+}
+
 /** todrop_entry: idle >= 60 s and n in_pkts (1..8): dropped every n-th time. */
 function todrop(st: EngineState, c: number): boolean {
   const conns = st.conns;
-  const idle = (st.sched.nowMs + conns.timeout[c] - conns.expires[c]) | 0;
-  if (idle < IDLE_MS) return false;
+  if (idleMs(st, c) < IDLE_MS) return false;
   const n = conns.inPkts[c];
   if (n === 0 || n > 8) return false;
   const t = st.edge.todrop;
@@ -156,7 +160,7 @@ function evictHalfOpen(st: EngineState, v6Only: boolean): boolean {
     if ((conns.flags[at] & IP_VS_CONN_F_TEMPLATE) !== 0 || conns.nControl[at] !== 0) continue;
     const state = conns.state[at];
     if (state !== TCP_S_SYN_RECV && state !== TCP_S_SYNACK) continue;
-    if (((st.sched.nowMs + conns.timeout[at] - conns.expires[at]) | 0) < EVICT_GRACE_MS) {
+    if (idleMs(st, at) < EVICT_GRACE_MS) {
       if (young < 0) young = at;
       continue;
     }

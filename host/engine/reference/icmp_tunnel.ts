@@ -11,7 +11,7 @@
 import * as abi from "../abi.gen.ts";
 import { icmpSum, liveEntry, parseQuoted, quotedPorts } from "./icmp.ts";
 import { icmpSendAbout } from "./icmp_send.ts";
-import { pmtuLearn, pmtuRoute } from "./pmtu.ts";
+import { IP4_MIN_MTU, IP6_MIN_MTU, pmtuLearn, pmtuRoute } from "./pmtu.ts";
 import type { EngineState, Packet } from "./state.ts";
 import * as checksumWire from "./wire/checksum.ts";
 import * as icmpWire from "./wire/icmp.ts";
@@ -39,16 +39,12 @@ const {
   ICMPV6_PKT_TOOBIG,
   ICMPV6_PORT_UNREACH,
   ICMPV6_TIME_EXCEED,
+  ICMPV6_PARAMPROB,
+  ICMPV6_UNK_NEXTHDR,
 } = icmpWire;
-const { IPV4_DST, IPV4_HEADER_LEN, IPV4_SRC } = ipv4Wire;
+const { IPV4_DF_BYTE, IPV4_DST, IPV4_FRAG, IPV4_HEADER_LEN, IPV4_SRC } = ipv4Wire;
 const { IPV6_DST, IPV6_HEADER_LEN, IPV6_SRC } = ipv6Wire;
 
-/** ICMPv6 parameter problem and its code "unrecognized next header" (RFC 4443 §3.4). */
-const ICMPV6_PARAMPROB = 4;
-const ICMPV6_UNK_NEXTHDR = 1;
-/** Smallest MTU a client path may be told of (RFC 791 "68 octets", RFC 8200 §5). */
-const IP4_MIN_MTU = 68;
-const IP6_MIN_MTU = 1280;
 /** RFC 7915 §4.2: the pointer of a translated "protocol unreachable" (IPv6 Next Header). */
 const IP6_NEXT_HEADER_POINTER = 6;
 
@@ -178,7 +174,7 @@ export function icmpTunnel(st: EngineState, p: Packet, v4: boolean): number {
     // RFC 1191: the next-hop MTU is the low 16 bits; ICMPv6 carries 32.
     const portMtu = ports.mtu[port];
     pmtuLearn(st, d, v4 ? info & 0xffff : info, portMtu, v4, inner4);
-    if (inner4 && (u8[cip + 6] & 0x40) === 0) return R_ICMP_TUNNEL; // no DF: no PMTUD
+    if (inner4 && (u8[cip + IPV4_FRAG] & IPV4_DF_BYTE) === 0) return R_ICMP_TUNNEL; // no DF: no PMTUD
     const outer = v4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
     const path = pmtuRoute(st, d, portMtu);
     if (path >= outer + (inner4 ? IP4_MIN_MTU : IP6_MIN_MTU)) {

@@ -6,7 +6,7 @@
 // connection made through it is controlled by it (control / nControl); a template is not
 // freed while it controls anything (ConnTable.retry). Runtime-agnostic.
 import * as abi from "../abi.gen.ts";
-import type { ServiceTable } from "./service.ts";
+import { FTP_WIRE, type ServiceTable } from "./service.ts";
 import type { EngineState, Packet } from "./state.ts";
 import { SCHEDULERS } from "./sched/registry.ts";
 
@@ -31,8 +31,6 @@ const {
   TCP_S_ESTABLISHED,
 } = abi;
 
-/** Port 21 in wire order (FTP control: its templates use vport 0). */
-const FTP_WIRE = 21 << 8;
 /** An invalidated template's vport and dport (0xffff): never matched again. */
 const INVALID_PORT = 0xffff;
 const MAX_TIMEOUT = 2147483;

@@ -32,8 +32,8 @@ const {
 const { load16be, store16be } = bytesWire;
 const { finish, sumHeader } = checksumWire;
 
-const IP4_MIN_MTU = 68;
-const IP6_MIN_MTU = 1280;
+export const IP4_MIN_MTU = 68;
+export const IP6_MIN_MTU = 1280;
 const IP4_MF = 0x2000;
 const IP4_OFFSET_MASK = 0x1fff;
 const IP4_HEADER_LEN = 20;

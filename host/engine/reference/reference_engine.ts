@@ -16,6 +16,7 @@ import type {
   SyncConnSpec,
   SyncParams,
 } from "../engine.ts";
+import { expireSlots } from "../engine.ts";
 import {
   AF_INET,
   EINVAL,
@@ -138,7 +139,7 @@ export class ReferenceEngine implements Engine {
   }
 
   expire(now: number, budget = 0): number {
-    return expire(this.#st, now, budget >= 1 ? Math.min(Math.floor(budget), 0xffff_ffff) : 0);
+    return expire(this.#st, now, expireSlots(budget));
   }
 
   counters(): number[] {

@@ -3,15 +3,17 @@
 // half of ip_vs_ctl.c (ip_vs_svc_table, ip_vs_svc_fwm_table) and assembly/service.ts.
 // Addresses are 4 little-endian u32 words of wire bytes (IPv4 in word 0, words 1-3 zero),
 // ports wire-order u16 loads. Runtime-agnostic.
+import { SYS_IP_UNPRIVILEGED_PORT_START } from "../abi.gen.ts";
 import * as stats from "./stats.ts";
 import * as scheduler from "./sched/scheduler.ts";
+import type { EngineState, Packet } from "./state.ts";
 
 // Hot-path bindings as module-local consts: see state.ts, "Why local consts".
 const { createStats } = stats;
 const { SCHED_WORDS } = scheduler;
 const IPPROTO_TCP = 6;
 /** Port 21 in wire order, and the FTP data port. */
-const FTP_WIRE = 21 << 8;
+export const FTP_WIRE = 21 << 8;
 const FTPDATA_PORT = 20;
 
 export const SVC_FREE = 0;
@@ -215,4 +217,23 @@ export class ServiceTable {
     const h = hashKey(this.af[s], this.proto[s], a[o], a[o + 1], a[o + 2], a[o + 3], this.portW[s]);
     return { at: this.#buckets, i: h & this.#mask };
   }
+}
+
+/**
+ * The service of packet `p` (its destination address and port) marked `mark`, as
+ * ServiceTable.lookup finds it with the engine's unprivileged-port sysctl; -1 when none.
+ * (assembly/service.ts svcLookup reads the sysctl itself.)
+ */
+export function packetService(st: EngineState, p: Packet, mark: number): number {
+  return st.svcs.lookup(
+    p.af,
+    p.proto,
+    p.d0,
+    p.d1,
+    p.d2,
+    p.d3,
+    p.dport,
+    mark,
+    st.sysctl[SYS_IP_UNPRIVILEGED_PORT_START],
+  );
 }

@@ -13,6 +13,7 @@ import type { SyncConnSpec, SyncParams } from "../engine.ts";
 import { appDrop, appFind, appSeqRead, appSeqWrite } from "./app.ts";
 import { CONN6_WORDS } from "./conn.ts";
 import { persistLookup, tplAdd, tplControl } from "./persist.ts";
+import { FTP_WIRE, packetService } from "./service.ts";
 import { TCP_ACTIVE } from "./proto/tcp.ts";
 import { type EngineState, Packet } from "./state.ts";
 import { swap16 } from "./wire/bytes.ts";
@@ -60,7 +61,6 @@ const {
   SYNC_RING_PER_FRAME,
   SYNC_TEMPLATE_TIMEOUT,
   SYNC_THRESHOLD_DEFAULT,
-  SYS_IP_UNPRIVILEGED_PORT_START,
   T_TCP_BASE,
   T_UDP,
   TCP_S_CLOSE,
@@ -276,8 +276,6 @@ export function syncPacket(st: EngineState, c: number, now: number): void {
 
 // ---- Backup ------------------------------------------------------------------------------
 
-/** Port 21 in wire order: FTP templates have vport 0 (persist.ts). */
-const FTP_WIRE = 21 << 8;
 /** findDest's port for "any port". */
 const ANY_PORT = -1;
 
@@ -307,20 +305,9 @@ function findDest(st: EngineState, svc: number, af: number, w: Uint32Array, port
  * a TCP template of vport 0 also names the port-21 service (WVS; assembly/sync.ts syncSvc).
  */
 function syncSvc(st: EngineState, p: Packet, fwmark: number, template: boolean): number {
-  const svcs = st.svcs;
-  const s = svcs.lookup(
-    p.af,
-    p.proto,
-    p.d0,
-    p.d1,
-    p.d2,
-    p.d3,
-    p.dport,
-    fwmark,
-    st.sysctl[SYS_IP_UNPRIVILEGED_PORT_START],
-  );
+  const s = packetService(st, p, fwmark);
   if (s >= 0 || !template || p.dport !== 0 || p.proto !== IPPROTO_TCP) return s;
-  return svcs.findExact(p.af, p.proto, p.d0, p.d1, p.d2, p.d3, FTP_WIRE);
+  return st.svcs.findExact(p.af, p.proto, p.d0, p.d1, p.d2, p.d3, FTP_WIRE);
 }
 
 /**

@@ -82,6 +82,7 @@ import {
   SR_IN_SEQ,
   SR_OPT_SEQ,
   SR_OPTS,
+  SR_OUT_SEQ,
   SR_PROTO,
   SR_STATE,
   SR_TIMEOUT,
@@ -103,7 +104,9 @@ import type {
   Stats,
   SyncConnSpec,
   SyncParams,
+  SyncSeqSpec,
 } from "../engine.ts";
+import { expireSlots } from "../engine.ts";
 
 import { schedConfig } from "../sched_config.ts";
 import {
@@ -235,6 +238,13 @@ class WasmEngine implements Engine {
 
   #put32(off: number, v: number): void {
     this.#dv.setUint32(this.#ctl + off, v >>> 0, true);
+  }
+
+  /** A sync record's sequence data (initial seq, delta, previous delta), zeros when absent. */
+  #putSeq(off: number, q: SyncSeqSpec | undefined): void {
+    this.#put32(off, q?.initSeq ?? 0);
+    this.#put32(off + 4, q?.delta ?? 0);
+    this.#put32(off + 8, q?.previousDelta ?? 0);
   }
 
   #putBytes(off: number, b: Uint8Array, max: number): void {
@@ -386,8 +396,7 @@ class WasmEngine implements Engine {
   }
 
   expire(now: number, budget = 0): number {
-    // As the reference engine's: a whole number of slots, 0 (or NaN) meaning all of them.
-    const slots = budget >= 1 ? Math.min(Math.floor(budget), 0xffff_ffff) : 0;
+    const slots = expireSlots(budget);
     return this.#x.expire(Number.isFinite(now) ? now : 0, slots) >>> 0;
   }
 
@@ -573,12 +582,8 @@ class WasmEngine implements Engine {
     this.#putBytes(SR_DADDR, c.daddr, 16);
     if (c.inSeq || c.outSeq) {
       this.#put8(SR_OPTS, SR_OPT_SEQ);
-      [c.inSeq, c.outSeq].forEach((q, i) => {
-        const at = SR_IN_SEQ + 12 * i;
-        this.#put32(at, q?.initSeq ?? 0);
-        this.#put32(at + 4, q?.delta ?? 0);
-        this.#put32(at + 8, q?.previousDelta ?? 0);
-      });
+      this.#putSeq(SR_IN_SEQ, c.inSeq);
+      this.#putSeq(SR_OUT_SEQ, c.outSeq);
     }
     return this.#x.syncConn(Number.isFinite(now) ? now : 0) | 0;
   }

@@ -22,6 +22,9 @@ export const ICMPV6_PKT_TOOBIG = 2;
 export const ICMPV6_TIME_EXCEED = 3;
 export const ICMPV6_INFOMSG_MASK = 0x80;
 export const ICMPV6_PORT_UNREACH = 4;
+/** Parameter problem and its code "unrecognized next header" (RFC 4443 §3.4). */
+export const ICMPV6_PARAMPROB = 4;
+export const ICMPV6_UNK_NEXTHDR = 1;
 export const ICMPV6_EXC_HOPLIMIT = 0;
 
 export const ICMP_ERROR_MAX = 576;
