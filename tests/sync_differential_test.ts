@@ -17,11 +17,20 @@ import {
   IP_VS_SVC_F_PERSISTENT,
   L_SYNC_RING,
   SCHED_RR,
-  SCHED_WLC,
   SYNC_REC_SIZE,
 } from "../host/engine/abi.gen.ts";
 import { readSyncRecord } from "../host/sync/records.ts";
-import { dest, ENGINES, RS4, RS6, setupLab, SMALL_CONFIG, svc, VIP } from "./fixtures/lab.ts";
+import {
+  dest,
+  ENGINES,
+  persistentDr4,
+  RS4,
+  RS6,
+  setupLab,
+  SMALL_CONFIG,
+  svc,
+  VIP,
+} from "./fixtures/lab.ts";
 import { type GenFrame, Traffic } from "./fixtures/traffic.ts";
 
 const FRAMES = Number(Deno.env.get("WVS_SYNC_DIFF_FRAMES") ?? 200_000);
@@ -57,12 +66,7 @@ Deno.test({
       const lab = setupLab(e);
       // Persistent services, so that templates (controllers) go through the sync path too:
       // one per /24 client network, one by fwmark (templates of protocol 0).
-      const spec = svc(2, 6, VIP.dr4, 80, SCHED_WLC, {
-        flags: IP_VS_SVC_F_PERSISTENT,
-        timeout: 120,
-        netmask: 0xffffff00,
-      });
-      assert.ok(e.editService(lab.svc.dr4tcp, spec) >= 0, "persistent dr4tcp");
+      persistentDr4(e, lab, 120);
       const fwm = svc(2, 0, "0.0.0.0", 0, SCHED_RR, {
         fwmark: 7,
         flags: IP_VS_SVC_F_PERSISTENT,

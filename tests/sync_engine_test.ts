@@ -2,6 +2,7 @@
 // backup, §8 item 13): which packets make an entry go out, what a record holds, and what a
 // backup makes of an entry: connections, persistence templates (and the link between them),
 // and an FTP control connection's sequence data. The same cases run against both engines.
+import { macText } from "./fixtures/decode.ts";
 import assert from "node:assert/strict";
 import type { Engine, SyncParams } from "../host/engine/engine.ts";
 import { FrameIo } from "../host/engine/frames.ts";
@@ -18,7 +19,6 @@ import {
   IP_VS_CTPL_S_NONE,
   IP_VS_SVC_F_PERSISTENT,
   SCHED_RR,
-  SCHED_WLC,
   TCP_S_CLOSE_WAIT,
   TCP_S_ESTABLISHED,
   TCP_S_FIN_WAIT,
@@ -35,6 +35,7 @@ import {
   ENGINES,
   GW_MAC,
   type Lab,
+  persistentDr4,
   RS4,
   RS6,
   RS_MAC,
@@ -300,16 +301,6 @@ for (const make of ENGINES) {
 
 // ---- Templates and sequence data on the backup (issue 6) -------------------------------------
 
-/** dr4tcp made persistent per /24 client network (timeout 300 s), as on a master. */
-function persistent(e: Engine, lab: Lab, timeout = 300): void {
-  const spec = svc(2, 6, VIP.dr4, 80, SCHED_WLC, {
-    flags: IP_VS_SVC_F_PERSISTENT,
-    timeout,
-    netmask: 0xffffff00,
-  });
-  assert.ok(e.editService(lab.svc.dr4tcp, spec) >= 0);
-}
-
 /** The template of 198.18.0.0/24 for VIP.dr4:80 as a v1 master sends it (DR to RS 3). */
 const TPL: SyncConn = {
   af: 2,
@@ -343,7 +334,7 @@ function firstHop(e: Engine, src: string, sport: number, now: number): string {
     .tcp({ sport, dport: 80, flags: "S" }).build();
   const r = new FrameIo(e).run([f], now);
   assert.equal(r.tx.length, 1, `a SYN from ${src} is forwarded`);
-  return [...r.tx[0].bytes.subarray(0, 6)].map((x) => x.toString(16).padStart(2, "0")).join(":");
+  return macText(r.tx[0].bytes.subarray(0, 6));
 }
 
 const tplOf = (e: Engine) => e.dumpConns().filter((c) => c.flags & IP_VS_CONN_F_TEMPLATE);
@@ -352,7 +343,7 @@ for (const make of ENGINES) {
   Deno.test(`[${make.name}] backup: a template is made bound to the backup's dest, then kept up to date`, async () => {
     const b = await make.create(SMALL_CONFIG);
     const lab = setupLab(b);
-    persistent(b, lab);
+    persistentDr4(b, lab);
     const slot = b.syncConn(TPL, T0);
     assert.ok(slot >= 0, `syncConn returned ${slot}`);
     const [t] = tplOf(b);
@@ -420,7 +411,7 @@ for (const make of ENGINES) {
       .tcp({ sport: 40001, dport: 21, flags: "S" }).build();
     const r = new FrameIo(b).run([f], T0 + SEC);
     assert.equal(
-      [...r.tx[0].bytes.subarray(0, 6)].map((x) => x.toString(16).padStart(2, "0")).join(":"),
+      macText(r.tx[0].bytes.subarray(0, 6)),
       RS_MAC[0],
     );
     // IPv6: the template key is the /64 prefix, 16-byte addresses.
@@ -447,7 +438,7 @@ for (const make of ENGINES) {
   Deno.test(`[${make.name}] backup: a connection is controlled by its template, which then outlives its timeout`, async () => {
     const b = await make.create(SMALL_CONFIG);
     const lab = setupLab(b);
-    persistent(b, lab, 10);
+    persistentDr4(b, lab, 10);
     // Template first (a v1 master has sent it with the connection's earlier packets).
     assert.ok(b.syncConn({ ...TPL, timeout: 10 }, T0) >= 0);
     assert.ok(b.syncConn(CONN, T0) >= 0);
@@ -459,14 +450,14 @@ for (const make of ENGINES) {
     assert.equal(left[0].timeout, 60_000, "and retried every 60 s, as IPVS does");
     // Connection first, template after (v0 order): linked on the connection's next update.
     const c = await make.create(SMALL_CONFIG);
-    persistent(c, setupLab(c), 10);
+    persistentDr4(c, setupLab(c), 10);
     assert.ok(c.syncConn(CONN, T0) >= 0);
     assert.ok(c.syncConn({ ...TPL, timeout: 10 }, T0) >= 0);
     assert.ok(c.syncConn(CONN, T0 + SEC) >= 0);
     assert.equal(c.expire(T0 + 11 * SEC), 0);
     // A connection to another real server than its template's is not linked to it.
     const d = await make.create(SMALL_CONFIG);
-    persistent(d, setupLab(d), 10);
+    persistentDr4(d, setupLab(d), 10);
     assert.ok(d.syncConn({ ...TPL, timeout: 10 }, T0) >= 0);
     assert.ok(d.syncConn({ ...CONN, daddr: ipBytes(RS4[1]) }, T0) >= 0);
     assert.equal(d.expire(T0 + 11 * SEC), 1);

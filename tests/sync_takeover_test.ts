@@ -3,15 +3,12 @@
 // versions 0 and 1) to a backup engine, and after the "takeover" each client's new
 // connection leaves the backup for the real server the master chose, whatever the backup's
 // own scheduler would pick. Also: entries with persistence-engine data are skipped.
+import { macText } from "./fixtures/decode.ts";
 import assert from "node:assert/strict";
 import type { DaemonConf } from "../host/ctl/command.ts";
 import type { Engine } from "../host/engine/engine.ts";
 import { FrameIo } from "../host/engine/frames.ts";
-import {
-  IP_VS_CONN_F_TEMPLATE,
-  IP_VS_SVC_F_PERSISTENT,
-  SCHED_WLC,
-} from "../host/engine/abi.gen.ts";
+import { IP_VS_CONN_F_TEMPLATE } from "../host/engine/abi.gen.ts";
 import type { ResolvedDaemon } from "../host/sync/config.ts";
 import { SyncManager } from "../host/sync/sync.ts";
 import { decodeMessage, encodeMessages, type SyncConn } from "../host/sync/wire.ts";
@@ -20,11 +17,11 @@ import {
   DIRECTOR_MAC,
   ENGINES,
   GW_MAC,
+  persistentDr4,
   RS4,
   RS_MAC,
   setupLab,
   SMALL_CONFIG,
-  svc,
   VIP,
 } from "./fixtures/lab.ts";
 import { MemNet } from "./fixtures/sync_memnet.ts";
@@ -45,21 +42,14 @@ const conf = (state: "master" | "backup"): DaemonConf => ({
 
 /** The standard lab with dr4tcp persistent per /24 (300 s). */
 function director(e: Engine): void {
-  const lab = setupLab(e);
-  const spec = svc(2, 6, VIP.dr4, 80, SCHED_WLC, {
-    flags: IP_VS_SVC_F_PERSISTENT,
-    timeout: 300,
-    netmask: 0xffffff00,
-  });
-  assert.ok(e.editService(lab.svc.dr4tcp, spec) >= 0);
+  persistentDr4(e, setupLab(e));
 }
 
 const seg = (src: string, sport: number, flags: string) =>
   Frame.eth({ src: GW_MAC, dst: DIRECTOR_MAC }).ipv4({ src, dst: VIP.dr4 })
     .tcp({ sport, dport: 80, flags }).build();
 
-const mac = (b: Uint8Array) =>
-  [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, "0")).join(":");
+const mac = (b: Uint8Array) => macText(b.subarray(0, 6));
 
 for (const make of ENGINES) {
   for (const version of [1, 0] as const) {

@@ -88,7 +88,6 @@ const FORWARDERS: Record<string, Forwarder> = {
   "wvs-tcp-prio-spin200": wvs("wvs-tcp-prio-spin200", { cpus: "", spinUs: 200, priority: -10 }),
   "wvs-tcp-w2-spin200": wvs("wvs-tcp-w2-spin200", { workers: 2, cpus: "", spinUs: 200 }),
   "wvs-tcp-xdp-spin200": wvs("wvs-tcp-xdp-spin200", { cpus: "", io: "xdp", spinUs: 200 }),
-  "wvs-tcp-xdp": wvs("wvs-tcp-xdp", { cpus: "", io: "xdp" }),
 };
 
 /** A run with more foreign load than this (CPUs) is repeated, up to RETRIES times, then marked. */

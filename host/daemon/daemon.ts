@@ -14,6 +14,7 @@ import { portMetricsText, prometheusText } from "./metrics.ts";
 import type { PortStats } from "../io/frame_io.ts";
 import {
   type Context,
+  DEFAULT_SOCKET,
   type Failover,
   handleRequest,
   parseRequest,
@@ -22,8 +23,7 @@ import {
 import { fileResolver } from "./resolver_deno.ts";
 import { restoreItems, RULES_FILE, STATE_FILE, stateTexts } from "./state.ts";
 
-/** Where wvsadm and the daemon meet unless told otherwise. */
-export const DEFAULT_SOCKET = "/run/wvs/wvs.sock";
+export { DEFAULT_SOCKET };
 /** Where `deno task daemon` keeps its configuration unless told otherwise. */
 export const DEFAULT_STATE_DIR = "/var/lib/wvs";
 

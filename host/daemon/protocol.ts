@@ -17,6 +17,9 @@ import { tokenizeLine } from "../ctl/rules.ts";
 import { saveRules } from "../ctl/save.ts";
 import { PASS_REASONS } from "./metrics.ts";
 
+/** Where wvsadm and the daemon meet unless told otherwise. */
+export const DEFAULT_SOCKET = "/run/wvs/wvs.sock";
+
 /** Protocol version, reported by `info`. */
 export const PROTOCOL_VERSION = 1;
 

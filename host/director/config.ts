@@ -35,6 +35,7 @@ import {
 import type { DestSpec, EngineConfig, ServiceSpec } from "../engine/engine.ts";
 import { type DirectorSyncConfig, type DirectorSyncPlan, planSync } from "../sync/config.ts";
 import { parseIp, parseMac, parsePrefixed, type Prefixed } from "./inet.ts";
+import { DEFAULT_SOCKET } from "../daemon/protocol.ts";
 
 export interface PortConfig {
   /** Interface name in the director's network namespace. */
@@ -216,9 +217,6 @@ export interface DirectorPlan {
   spinUs: number;
 }
 
-/** Where wvsadm finds the daemon unless told otherwise (host/daemon/daemon.ts DEFAULT_SOCKET). */
-const DEFAULT_CONTROL_SOCKET = "/run/wvs/wvs.sock";
-
 const PROTO_OPTS: Record<string, string> = { tcp: "-t", udp: "-u", sctp: "--sctp-service" };
 const FWD_OPTS: Record<string, string> = { masq: "-m", route: "-g", tunnel: "-i" };
 
@@ -252,7 +250,7 @@ function planControl(c: ControlConfig, services: ServiceConfig[]): ControlPlan {
     fail("control.metrics", `expected host:port (${metrics})`);
   }
   return {
-    socket: str(c.socket, "socket") ?? DEFAULT_CONTROL_SOCKET,
+    socket: str(c.socket, "socket") ?? DEFAULT_SOCKET,
     stateDir: str(c.stateDir, "stateDir"),
     metrics,
     seed: seedRules(services),

@@ -19,7 +19,7 @@ import {
 } from "../engine/engine.ts";
 import type { FramePort, PortStats } from "../io/frame_io.ts";
 import type { AdoptedService } from "./adopt.ts";
-import type { EngineCall, EngineReadings } from "./worker_protocol.ts";
+import { ENGINE_CALLS, type EngineCall, type EngineReadings } from "./worker_protocol.ts";
 
 /** How the control plane reaches the Workers (the WorkerPool has this shape). */
 export interface WorkerLink {
@@ -29,18 +29,8 @@ export interface WorkerLink {
   readings(svcs: number[], dests: number[], conns: boolean): Promise<EngineReadings[]>;
 }
 
-/** Engine methods that change configuration: run on the shadow, replayed in the Workers. */
-const CONTROL_CALLS = new Set<string>([
-  "setSysctl",
-  "setTimeouts",
-  "addService",
-  "editService",
-  "delService",
-  "addDest",
-  "editDest",
-  "delDest",
-  "setSchedSlots",
-]);
+/** ENGINE_CALLS (worker_protocol.ts), for lookups by name. */
+const CONTROL_CALLS = new Set<string>(ENGINE_CALLS);
 
 function addStats(a: Stats, b: Stats): Stats {
   return {

@@ -45,20 +45,21 @@ export interface WorkerIo {
   holdMs?: number;
 }
 
+/** Engine methods that change configuration: run on the shadow, replayed in the Workers. */
+export const ENGINE_CALLS = [
+  "setSysctl",
+  "setTimeouts",
+  "addService",
+  "editService",
+  "delService",
+  "addDest",
+  "editDest",
+  "delDest",
+  "setSchedSlots",
+] as const;
+
 /** A configuration call of the Engine interface, as the control plane made it (control_workers.ts). */
-export type EngineCall = [
-  method:
-    | "setSysctl"
-    | "setTimeouts"
-    | "addService"
-    | "editService"
-    | "delService"
-    | "addDest"
-    | "editDest"
-    | "delDest"
-    | "setSchedSlots",
-  args: unknown[],
-];
+export type EngineCall = [method: typeof ENGINE_CALLS[number], args: unknown[]];
 
 /** What one Worker's engine reports to the control plane (summed over Workers there). */
 export interface EngineReadings {

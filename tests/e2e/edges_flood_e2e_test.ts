@@ -191,7 +191,9 @@ wait`;
     assert.ok(rate >= 99, `legitimate success ${rate.toFixed(2)}% < 99%`);
     // Not dropped: it was never reset or closed, and it still works after the flood.
     assert.equal(probe[2], 0, `the established connection failed: ${probe[3]}`);
-    assert.ok(probe[0] >= 2, `the established connection made no progress (${probe[0]})`);
+    // The probe counts 2 for its two round trips after the flood: more means it also got
+    // through during it.
+    assert.ok(probe[0] > 2, `the established connection made no progress (${probe[0]})`);
   } finally {
     await net.cleanup();
   }

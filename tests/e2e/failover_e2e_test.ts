@@ -10,11 +10,12 @@
 import assert from "node:assert/strict";
 import { haveCommand, Netns, netnsUnavailable, reapStaleNamespaces } from "./netns.ts";
 import { e2eEngine, PYTHON } from "./topology.ts";
-import { wvsadm } from "../../host/wvsadm.ts";
 import {
+  admOk,
   buildFailover,
   jsonLines,
   LB,
+  type LongResult,
   RS,
   startDirectorIn,
   startEcho,
@@ -42,13 +43,6 @@ const skip = netnsUnavailable() ?? (haveCommand(PYTHON) ? null : `${PYTHON} is n
 if (skip) console.warn(`\n*** SKIPPING the failover test: ${skip} ***\n`);
 const echo = Deno.env.get("WVS_E2E_VERBOSE") ? (l: string) => console.log(`  | ${l}`) : undefined;
 
-interface LongResult {
-  id: number;
-  sent: number;
-  recv: number;
-  err: string | null;
-  maxGapMs: number;
-}
 interface ShortResult {
   i: number;
   start: number;
@@ -139,11 +133,7 @@ Deno.test({
       await Deno.writeFile(keyFile, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o600 });
     }
     const socket = `${await net.tempDir("wvs-backup-")}/wvs.sock`;
-    const adm = async (...args: string[]) => {
-      const r = await wvsadm(args, () => Promise.resolve(""), socket);
-      assert.equal(r.status, 0, `wvsadm ${args.join(" ")}: ${r.stderr}`);
-      return r.stdout;
-    };
+    const adm = (...args: string[]) => admOk(socket, ...args);
     const backup = await startDirectorIn(
       net,
       "lb2",

@@ -7,11 +7,12 @@
 // over; every transfer must go on with no reset and no lost or changed byte, and new
 // connections must be served. Needs root, iproute2, python3; skips loudly otherwise.
 import assert from "node:assert/strict";
-import { wvsadm } from "../../host/wvsadm.ts";
 import {
+  admOk,
   buildNatFailover,
   jsonLines,
   LB,
+  type LongResult,
   NAT_BACK,
   NAT_GW,
   NAT_RS,
@@ -54,14 +55,6 @@ function config(lb: "lb1" | "lb2", socket: string) {
   };
 }
 
-interface LongResult {
-  id: number;
-  sent: number;
-  recv: number;
-  err: string | null;
-  maxGapMs: number;
-}
-
 Deno.test({
   name: "NAT failover: transfers survive the master's death, the gateway moves with the VIP",
   ignore: skip !== null,
@@ -75,11 +68,7 @@ Deno.test({
     await startEcho(net, 80);
     const dir = await net.tempDir("wvs-natfo-");
     const sock = { lb1: `${dir}/lb1.sock`, lb2: `${dir}/lb2.sock` };
-    const adm = async (lb: "lb1" | "lb2", ...args: string[]) => {
-      const r = await wvsadm(args, () => Promise.resolve(""), sock[lb]);
-      assert.equal(r.status, 0, `${lb}: wvsadm ${args.join(" ")}: ${r.stderr}`);
-      return r.stdout;
-    };
+    const adm = (lb: "lb1" | "lb2", ...args: string[]) => admOk(sock[lb], ...args);
     const backup = await startDirectorIn(net, "lb2", config("lb2", sock.lb2), echo);
     await adm("lb2", "--start-daemon", "backup", "--mcast-interface", "sync0");
     const master = await startDirectorIn(net, "lb1", config("lb1", sock.lb1), echo);

@@ -8,8 +8,7 @@
 // that the backup's own rr would map them differently: only the synced templates give the
 // right answer. Needs root, iproute2, python3; skips loudly otherwise.
 import assert from "node:assert/strict";
-import { wvsadm } from "../../host/wvsadm.ts";
-import { buildFailover, jsonLines, LB, RS, startDirectorIn, VIP } from "./failover_tools.ts";
+import { admOk, buildFailover, jsonLines, LB, RS, startDirectorIn, VIP } from "./failover_tools.ts";
 import { haveCommand, Netns, netnsUnavailable, reapStaleNamespaces } from "./netns.ts";
 import { e2eEngine, PYTHON } from "./topology.ts";
 
@@ -103,11 +102,7 @@ Deno.test({
     );
     const dir = await net.tempDir("wvs-persist-");
     const sockets = { lb1: `${dir}/lb1.sock`, lb2: `${dir}/lb2.sock` };
-    const adm = async (lb: "lb1" | "lb2", ...args: string[]) => {
-      const r = await wvsadm(args, () => Promise.resolve(""), sockets[lb]);
-      assert.equal(r.status, 0, `wvsadm (${lb}) ${args.join(" ")}: ${r.stderr}`);
-      return r.stdout;
-    };
+    const adm = (lb: "lb1" | "lb2", ...args: string[]) => admOk(sockets[lb], ...args);
     const backup = await startDirectorIn(
       net,
       "lb2",

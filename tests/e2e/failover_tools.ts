@@ -2,6 +2,8 @@
 // client, two directors (master, backup) and three real servers, plus a sync link between
 // the directors; a python echo server on the real servers, a long-transfer client that
 // checks every byte it gets back, and a short-connection client. Deno-specific.
+import assert from "node:assert/strict";
+import { wvsadm } from "../../host/wvsadm.ts";
 import { type Netns, type Spawned } from "./netns.ts";
 import { PYTHON, REPO } from "./topology.ts";
 
@@ -214,6 +216,22 @@ while time.time() < end:
     r["end"] = round(time.time() * 1000, 1)
     print(json.dumps(r), flush=True); i += 1
 `;
+
+/** One long transfer's report (LONG_CLIENT's JSON line). */
+export interface LongResult {
+  id: number;
+  sent: number;
+  recv: number;
+  err: string | null;
+  maxGapMs: number;
+}
+
+/** Runs `wvsadm args` against the director on `socket`; fails the test unless it exits 0. */
+export async function admOk(socket: string, ...args: string[]): Promise<string> {
+  const r = await wvsadm(args, () => Promise.resolve(""), socket);
+  assert.equal(r.status, 0, `wvsadm (${socket}) ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
 
 export function startLongClient(
   net: Netns,

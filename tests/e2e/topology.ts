@@ -212,12 +212,12 @@ export async function startHttpServers(
   await Promise.all(ready);
 }
 
-const NGINX_CONF = (root: string, port: number, pidDir: string) => `
-daemon off; worker_processes 1; pid ${pidDir}/nginx.pid; error_log stderr;
+const NGINX_CONF = (root: string, port: number) => `
+daemon off; worker_processes 1; pid ${root}/nginx.pid; error_log stderr;
 events { worker_connections 256; }
 http {
-  access_log off; client_body_temp_path ${pidDir}; proxy_temp_path ${pidDir};
-  fastcgi_temp_path ${pidDir}; uwsgi_temp_path ${pidDir}; scgi_temp_path ${pidDir};
+  access_log off; client_body_temp_path ${root}; proxy_temp_path ${root};
+  fastcgi_temp_path ${root}; uwsgi_temp_path ${root}; scgi_temp_path ${root};
   server { listen ${port}; listen [::]:${port}; root ${root}; }
 }`;
 
@@ -226,7 +226,7 @@ export async function startNginx(net: Netns, topo: Topology, port: number): Prom
   for (const r of topo.rs) {
     const dir = await net.tempDir(`wvs-nginx-${r.name}-`);
     await Deno.writeTextFile(`${dir}/index.html`, `${r.name}\n`);
-    await Deno.writeTextFile(`${dir}/nginx.conf`, NGINX_CONF(dir, port, dir));
+    await Deno.writeTextFile(`${dir}/nginx.conf`, NGINX_CONF(dir, port));
     net.spawn(r.name, ["nginx", "-c", `${dir}/nginx.conf`]);
   }
   // nginx prints nothing when it is up: wait until every server answers.
