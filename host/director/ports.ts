@@ -72,7 +72,8 @@ export function openPorts(
       if (p.backend === "tap") {
         io = openTap(sys, p.ifname, area);
       } else if (xsks) {
-        const xsk = openAfXdp(sys, p.ifname, area, xsks[i]);
+        // A configured MAC overrides the interface's for the socket's unicast filter too.
+        const xsk = openAfXdp(sys, p.ifname, area, xsks[i], { mac: p.mac ?? undefined });
         log(
           `wvs director: ${p.ifname}: AF_XDP, ${xsk.mode.xdp} XDP, ` +
             `${xsk.mode.zeroCopy ? "zero-copy" : "copy"} mode`,

@@ -152,6 +152,11 @@ export interface AfXdpOptions {
   generic?: boolean;
   /** Bind in copy mode even where the driver offers zero-copy. */
   copy?: boolean;
+  /**
+   * The director's MAC on this port: unicast frames to any other are filtered (default: the
+   * interface's own, SIOCGIFHWADDR). The port's configured `mac` when it overrides sysfs.
+   */
+  mac?: Uint8Array;
 }
 
 /** How the kernel carries this port's frames, for the log. */
@@ -245,7 +250,7 @@ export function openAfXdp(
           `(ethtool -L ${ifname} rx 1, or combined 1; or use io ring)`,
       );
     }
-    const mac = hwAddr(sys, ifname);
+    const mac = opts.mac ?? hwAddr(sys, ifname);
     const umem = umemSpan(sys, area, slots);
     const fd = checked(sys, sys.socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0), "socket(AF_XDP)");
     fds.push(fd);

@@ -1,11 +1,10 @@
 // What the AF_XDP backend asks about an interface, through ioctls on a
 // throwaway UDP socket (an XDP socket has none): its MAC address and how many
 // receive queues it has. Runtime-agnostic. (Over Sys.)
-import type { Sys } from "./sys.ts";
+import { SOCK_CLOEXEC, type Sys } from "./sys.ts";
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0x80000;
 
 /**
  * An ioctl about `ifname` (a 40-byte ifreq, name filled in here) through a
